@@ -1,0 +1,3 @@
+from target_intercom.cli import main
+
+raise SystemExit(main())

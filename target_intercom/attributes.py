@@ -1,0 +1,135 @@
+"""The workspace's contact data attributes, created on demand.
+
+Intercom rejects a contact write that names a custom attribute it does not
+have, so every custom attribute a batch needs is created (typed from the
+stream's SCHEMA) before the batch's first write. Values are then converted to
+the type of the attribute as it exists in the workspace; a value that cannot
+be converted rejects its record with a message naming the attribute.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Dict, Iterable, List, Optional, Set
+
+from target_intercom.intercom import DataAttribute, IntercomClient, RequestRejected
+from target_intercom.mapping import ContactPayload
+from target_intercom.rejects import RecordRejected
+from target_intercom.values import (
+    ValueRejected,
+    to_boolean,
+    to_float,
+    to_integer,
+    to_string_attribute,
+    to_unix_seconds,
+)
+
+logger = logging.getLogger(__name__)
+
+_CONVERTERS = {
+    "string": to_string_attribute,
+    "integer": to_integer,
+    "float": to_float,
+    "boolean": to_boolean,
+    "date": to_unix_seconds,
+    "datetime": to_unix_seconds,
+}
+
+
+class AttributeCatalog:
+    def __init__(self, client: IntercomClient, dry_run: bool = False) -> None:
+        self._client = client
+        self._dry_run = dry_run
+        self._lock = threading.Lock()
+        self._attributes: Optional[Dict[str, DataAttribute]] = None
+        self._refused: Dict[str, str] = {}
+        self._warned: Set[str] = set()
+        self.created: List[str] = []
+
+    def prepare(self, payloads: Iterable[ContactPayload]) -> None:
+        """Create the custom attributes these payloads write that the workspace lacks."""
+        wanted: Dict[str, Set[str]] = {}
+        for payload in payloads:
+            for name, value in payload.custom.items():
+                data_type = payload.custom_types.get(name)
+                if value is not None and data_type:
+                    wanted.setdefault(name, set()).add(data_type)
+        with self._lock:
+            known = self._known()
+            for name in sorted(wanted):
+                if name not in known and name not in self._refused:
+                    self._create(name, _pick_type(wanted[name]))
+
+    def custom_attributes(self, payload: ContactPayload) -> Dict[str, Any]:
+        """The payload's custom attributes, converted to the workspace's types."""
+        known = self._known()
+        converted: Dict[str, Any] = {}
+        for name, value in payload.custom.items():
+            attribute = known.get(name)
+            if attribute is None:
+                if name in self._refused:
+                    raise RecordRejected(self._refused[name], code="attribute_not_created")
+                # Nothing to clear in an attribute that does not exist.
+                continue
+            if not attribute.custom:
+                self._warn_standard(name)
+                continue
+            if attribute.archived or not attribute.api_writable:
+                state = "archived" if attribute.archived else "not writable through the API"
+                raise RecordRejected(f"custom attribute '{name}' is {state} in Intercom", code="attribute_unwritable")
+            if value is None:
+                converted[name] = None
+                continue
+            try:
+                converted[name] = _CONVERTERS.get(attribute.data_type, to_string_attribute)(value)
+            except ValueRejected as exc:
+                raise RecordRejected(
+                    f"custom attribute '{name}' ({attribute.data_type}) {exc}", code="invalid_value"
+                ) from None
+        return converted
+
+    def _known(self) -> Dict[str, DataAttribute]:
+        if self._attributes is None:
+            self._attributes = self._load()
+        return self._attributes
+
+    def _load(self) -> Dict[str, DataAttribute]:
+        return {attribute.name: attribute for attribute in self._client.list_data_attributes()}
+
+    def _create(self, name: str, data_type: str) -> None:
+        assert self._attributes is not None
+        if self._dry_run:
+            self._attributes[name] = DataAttribute(name, data_type, True, True, False)
+            self.created.append(name)
+            return
+        try:
+            created = self._client.create_data_attribute(name, data_type)
+        except RequestRejected as exc:
+            # Another process may have created it since we listed the attributes.
+            self._attributes = self._load()
+            if name in self._attributes:
+                return
+            self._refused[name] = f"Intercom refused to create custom attribute '{name}': {exc.message}"
+            logger.error("%s", self._refused[name])
+            return
+        self._attributes[created.name] = created
+        self.created.append(name)
+        logger.info("created custom attribute %r (%s)", name, created.data_type)
+
+    def _warn_standard(self, name: str) -> None:
+        if name not in self._warned:
+            self._warned.add(name)
+            logger.warning(
+                "field %r is not sent: it is a standard Intercom attribute the API cannot write "
+                "(rename it in the tap, or map it with reserved_field_overrides)",
+                name,
+            )
+
+
+def _pick_type(types: Set[str]) -> str:
+    if len(types) == 1:
+        return next(iter(types))
+    if types <= {"integer", "float"}:
+        return "float"
+    return "string"

@@ -1,0 +1,121 @@
+"""The `target-intercom` command: arguments, logging, exit codes.
+
+Exit codes: 0 the run completed (rejected records within max_rejected_records
+included); 1 the run failed (bad input, Intercom refused the token or stayed
+unavailable, too many rejected records); 2 the command line or configuration
+is wrong; 130 or 143 interrupted by SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from typing import Iterable, Iterator, List, Optional, Sequence
+
+from target_intercom import __version__
+from target_intercom.config import Config, load_config
+from target_intercom.errors import TargetError
+from target_intercom.target import Run
+
+logger = logging.getLogger("target_intercom")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parse_args(argv)
+    handler = _configure_logging(args.log_level)
+    try:
+        config = load_config(args.config, dry_run=args.dry_run)
+        handler.setFormatter(_RedactingFormatter([config.access_token]))
+        with _open_input(args.input) as lines:
+            _run(config, lines)
+    except TargetError as exc:
+        logger.error("%s", exc)
+        return exc.exit_code
+    except Exception:  # noqa: BLE001 - a bug: say so, with the traceback to report
+        logger.exception("target-intercom stopped on an unexpected error; please report it with this output")
+        return 1
+    return 0
+
+
+def _run(config: Config, lines: Iterable[bytes]) -> None:
+    run = Run(config, sys.stdout)
+    try:
+        run.process(lines)
+    finally:
+        run.close()
+        _log_summary(run)
+
+
+def _log_summary(run: Run) -> None:
+    counts = run.stats.snapshot()
+    logger.info(
+        "summary: %d users read; %screated %d, updated %d, unchanged %d, rejected %d; %d API requests",
+        counts["read"],
+        "planned (dry run): " if run.config.dry_run else "",
+        counts["created"],
+        counts["updated"],
+        counts["unchanged"],
+        counts["rejected"],
+        run.client.log.total,
+    )
+
+
+def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="target-intercom",
+        description="Singer target: loads the users stream's records into Intercom as contacts.",
+    )
+    parser.add_argument(
+        "-c", "--config", action="append", default=[], metavar="FILE",
+        help="JSON config file; repeat to merge several (later files win)",
+    )
+    parser.add_argument("--input", metavar="FILE", help="read Singer messages from FILE instead of stdin")
+    parser.add_argument("--dry-run", action="store_true", help="look users up but write nothing; print the plan")
+    parser.add_argument(
+        "--log-level", default="INFO", type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level (default INFO)",
+    )
+    parser.add_argument("--version", action="version", version=f"target-intercom {__version__}")
+    return parser.parse_args(argv)
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Keeps secrets out of every log line, whatever library wrote it."""
+
+    def __init__(self, secrets: List[str]) -> None:
+        super().__init__("%(levelname)s %(message)s")
+        self._secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
+
+def _configure_logging(level: str) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter([]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request at INFO; that is noise at INFO and a risk at DEBUG.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler
+
+
+@contextlib.contextmanager
+def _open_input(path: Optional[str]) -> Iterator[Iterable[bytes]]:
+    """Binary lines from a file or stdin; decoding is the message reader's job."""
+    if path is None:
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise TargetError(f"--input {path} cannot be read: {exc.strerror}") from None
+    with handle:
+        yield handle

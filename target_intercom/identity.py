@@ -1,0 +1,255 @@
+"""Which Intercom contact a record means: the lookup rules of the bulk users API.
+
+The retired bulk users API looked users up by `id`, then `user_id`, then
+`email`:
+
+1. id matched: update; user_id and email are updated if sent.
+2. user_id matched: update; email is updated if sent.
+3. email matched a user without a user_id: update, setting the sent user_id.
+4. email matched a user with a user_id, and another user_id is sent: create a
+   new user.
+
+No match creates a user. Candidates come from one search per batch (IN
+filters on ids, user_ids and emails) and from `RecentContacts`, the contacts
+this run wrote, which search may not show yet: Intercom's search lags writes by
+up to minutes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from target_intercom.intercom import IntercomContact
+from target_intercom.mapping import ContactPayload
+
+# At most this many values per IN filter; a bigger batch is looked up in parts.
+MAX_IN_VALUES = 100
+
+
+@dataclass(frozen=True)
+class Create:
+    pass
+
+
+@dataclass(frozen=True)
+class Update:
+    contact: IntercomContact
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    contact: IntercomContact
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: str
+    code: str
+
+
+Decision = Union[Create, Update, Unchanged, Reject]
+
+
+class ContactIndex:
+    """Contacts by id, external_id and email (case-insensitive)."""
+
+    def __init__(self) -> None:
+        self._by_id: Dict[str, IntercomContact] = {}
+        self._by_external_id: Dict[str, str] = {}
+        self._by_email: Dict[str, Dict[str, None]] = {}
+
+    def add(self, contact: IntercomContact) -> None:
+        self.discard(contact.id)
+        self._by_id[contact.id] = contact
+        if contact.external_id:
+            self._by_external_id[contact.external_id] = contact.id
+        if contact.email:
+            self._by_email.setdefault(contact.email.lower(), {})[contact.id] = None
+
+    def discard(self, contact_id: str) -> None:
+        old = self._by_id.pop(contact_id, None)
+        if old is None:
+            return
+        if old.external_id and self._by_external_id.get(old.external_id) == contact_id:
+            del self._by_external_id[old.external_id]
+        if old.email:
+            ids = self._by_email.get(old.email.lower(), {})
+            ids.pop(contact_id, None)
+            if not ids:
+                self._by_email.pop(old.email.lower(), None)
+
+    def by_id(self, contact_id: str) -> Optional[IntercomContact]:
+        return self._by_id.get(contact_id)
+
+    def by_external_id(self, external_id: str) -> Optional[IntercomContact]:
+        contact_id = self._by_external_id.get(external_id)
+        return self._by_id.get(contact_id) if contact_id else None
+
+    def by_email(self, email: str) -> List[IntercomContact]:
+        return [self._by_id[i] for i in self._by_email.get(email.lower(), ())]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+class RecentContacts:
+    """The contacts this run wrote, newest last, bounded to `capacity`.
+
+    Entries older than the capacity are forgotten; by then search shows them.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._index = ContactIndex()
+        self._order: "OrderedDict[str, None]" = OrderedDict()
+
+    def remember(self, contact: IntercomContact) -> None:
+        with self._lock:
+            self._index.add(contact)
+            self._order[contact.id] = None
+            self._order.move_to_end(contact.id)
+            while len(self._order) > self._capacity:
+                oldest, _ = self._order.popitem(last=False)
+                self._index.discard(oldest)
+
+    def knows(self, payload: ContactPayload) -> bool:
+        """Whether the lookup can be decided without searching."""
+        with self._lock:
+            if payload.intercom_id:
+                return self._index.by_id(payload.intercom_id) is not None
+            if payload.external_id:
+                return self._index.by_external_id(payload.external_id) is not None
+            return bool(payload.email and self._index.by_email(payload.email))
+
+    def snapshot_for(self, payload: ContactPayload) -> List[IntercomContact]:
+        with self._lock:
+            found = []
+            if payload.intercom_id:
+                found.append(self._index.by_id(payload.intercom_id))
+            if payload.external_id:
+                found.append(self._index.by_external_id(payload.external_id))
+            if payload.email:
+                found.extend(self._index.by_email(payload.email))
+            return [contact for contact in found if contact is not None]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._order)
+
+
+class Resolver:
+    """Applies the lookup rules to one record, given what search found and what this run wrote."""
+
+    def __init__(self, found: ContactIndex, recent: RecentContacts) -> None:
+        self._found = found
+        self._recent = recent
+
+    def decide(self, payload: ContactPayload, custom: Mapping[str, Any]) -> Decision:
+        candidates = ContactIndex()
+        for contact in self._candidates(payload):
+            candidates.add(contact)
+        match = _match(payload, candidates)
+        if isinstance(match, IntercomContact):
+            if holds(match, payload.core, custom):
+                return Unchanged(match)
+            return Update(match)
+        return match
+
+    def _candidates(self, payload: ContactPayload) -> Iterable[IntercomContact]:
+        # What this run wrote is newer than what search found: it goes last.
+        if payload.intercom_id:
+            yield from _present(self._found.by_id(payload.intercom_id))
+        if payload.external_id:
+            yield from _present(self._found.by_external_id(payload.external_id))
+        if payload.email:
+            yield from self._found.by_email(payload.email)
+        yield from self._recent.snapshot_for(payload)
+
+
+def _present(contact: Optional[IntercomContact]) -> List[IntercomContact]:
+    return [contact] if contact is not None else []
+
+
+def _match(payload: ContactPayload, candidates: ContactIndex) -> Union[IntercomContact, Create, Reject]:
+    if payload.intercom_id:
+        found = candidates.by_id(payload.intercom_id)
+        if found:
+            return found
+    if payload.external_id:
+        found = candidates.by_external_id(payload.external_id)
+        if found:
+            return found
+    if payload.email:
+        users = [c for c in candidates.by_email(payload.email) if c.role in (None, "user")]
+        if payload.external_id:
+            without_user_id = [c for c in users if not c.external_id]
+            if len(without_user_id) == 1:
+                return without_user_id[0]
+            if len(without_user_id) > 1:
+                return Reject(
+                    f"{len(without_user_id)} Intercom users without a user_id have this email; "
+                    "cannot tell which one to give the user_id",
+                    "ambiguous_email",
+                )
+            return Create()
+        if len(users) == 1:
+            return users[0]
+        if len(users) > 1:
+            return Reject(
+                f"{len(users)} Intercom users have this email; send a user_id to pick one",
+                "ambiguous_email",
+            )
+        return Create()
+    if payload.intercom_id and not payload.external_id:
+        return Reject(f"no Intercom contact has id {payload.intercom_id}", "not_found")
+    return Create()
+
+
+def holds(contact: IntercomContact, core: Mapping[str, Any], custom: Mapping[str, Any]) -> bool:
+    """Whether the contact already holds every value the record would write."""
+    for name, value in core.items():
+        if not _same(contact.core.get(name), value):
+            return False
+    for name, value in custom.items():
+        if not _same(contact.custom.get(name), value):
+            return False
+    return True
+
+
+def _same(held: Any, sent: Any) -> bool:
+    if isinstance(held, bool) or isinstance(sent, bool):
+        return held is sent
+    if held is not None and sent is not None and isinstance(held, str) != isinstance(sent, str):
+        # owner_id is an integer before Intercom-Version 2.16 and text after.
+        return str(held) == str(sent)
+    return held == sent
+
+
+def search_queries(payloads: Sequence[ContactPayload]) -> List[Dict[str, Any]]:
+    """Search queries that find every user a batch may match (role user only)."""
+    ids = _unique(p.intercom_id for p in payloads)
+    external_ids = _unique(p.external_id for p in payloads)
+    emails = _unique(p.email for p in payloads)
+    queries = []
+    for field, values in (("id", ids), ("external_id", external_ids), ("email", emails)):
+        for start in range(0, len(values), MAX_IN_VALUES):
+            queries.append({"field": field, "operator": "IN", "value": values[start : start + MAX_IN_VALUES]})
+    if not queries:
+        return []
+    # Intercom allows 15 filters per group; one group per query keeps within it.
+    groups = [queries[i : i + 15] for i in range(0, len(queries), 15)]
+    return [
+        {"operator": "AND", "value": [
+            {"field": "role", "operator": "=", "value": "user"},
+            {"operator": "OR", "value": group} if len(group) > 1 else group[0],
+        ]}
+        for group in groups
+    ]
+
+
+def _unique(values: Iterable[Optional[str]]) -> List[str]:
+    return list(dict.fromkeys(v for v in values if v))

@@ -1,0 +1,246 @@
+"""Batches in flight: look up, write concurrently, confirm in order.
+
+Each batch is looked up with a few searches, then split into chains: records
+that may mean the same user (a shared id, user_id, email or matched contact)
+form one chain and are written one after another, in input order; different
+chains are written concurrently. A chain that shares a key with a chain of an
+earlier batch still in flight starts only when that one has finished, so the
+last record for a user always wins. A batch is settled when all its chains
+are; the state tracker then prints the STATE values it allows.
+
+Failures that end the run (bad token, Intercom unavailable, too many
+rejections) stop all scheduling; the batch they hit never settles, so no
+STATE past it is printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Set
+
+from target_intercom.attributes import AttributeCatalog
+from target_intercom.identity import ContactIndex, RecentContacts, Resolver, search_queries
+from target_intercom.intercom import IntercomClient
+from target_intercom.mapping import ContactPayload
+from target_intercom.state import StateTracker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    number: int
+    first_position: int
+    payloads: List[ContactPayload]
+
+
+@dataclass(eq=False)
+class _Chain:
+    batch: "_BatchRun"
+    keys: Set[str]
+    payloads: List[ContactPayload]
+    waiting_on: int = 0
+    dependents: List["_Chain"] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(eq=False)
+class _BatchRun:
+    batch: Batch
+    found: ContactIndex = field(default_factory=ContactIndex)
+    resolver: Optional[Resolver] = None
+    chains_left: int = 0
+
+
+WriteChain = Callable[[List[ContactPayload], Resolver], None]
+
+
+class Loader:
+    def __init__(
+        self,
+        *,
+        client: IntercomClient,
+        catalog: AttributeCatalog,
+        recent: RecentContacts,
+        write_chain: WriteChain,
+        tracker: StateTracker,
+        max_concurrency: int,
+        max_batches_in_flight: int = 4,
+    ) -> None:
+        self._client = client
+        self._catalog = catalog
+        self._recent = recent
+        self._write_chain = write_chain
+        self._tracker = tracker
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="intercom")
+        self._lock = threading.Condition()
+        self._in_flight = 0
+        self._max_in_flight = max_batches_in_flight
+        self._failure: Optional[BaseException] = None
+        self._next_to_register = 0
+        self._looked_up: Dict[int, _BatchRun] = {}
+        self._last_chain_by_key: Dict[str, _Chain] = {}
+
+    # -- called by the reading thread ----------------------------------------------------------------
+
+    def submit(self, batch: Batch) -> None:
+        """Queue a batch; blocks while too many are in flight."""
+        with self._lock:
+            while self._in_flight >= self._max_in_flight and self._failure is None:
+                self._lock.wait()
+            self._raise_failure()
+            self._in_flight += 1
+        self._pool.submit(self._guarded, self._look_up, _BatchRun(batch))
+
+    def check(self) -> None:
+        """Raise the failure that ended the run, if there is one."""
+        with self._lock:
+            self._raise_failure()
+
+    def close(self) -> None:
+        """Wait for every batch to settle (or for the run to fail), then shut down."""
+        with self._lock:
+            while self._in_flight and self._failure is None:
+                self._lock.wait()
+        self._pool.shutdown(wait=True)
+        self.check()
+
+    def abort(self, reason: BaseException) -> None:
+        self._fail(reason)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
+
+    # -- worker side -----------------------------------------------------------------------------------
+
+    def _look_up(self, run: _BatchRun) -> None:
+        payloads = [p for p in run.batch.payloads if not self._recent.knows(p)]
+        found = run.found
+        for query in search_queries(payloads):
+            for contact in self._client.search_contacts(query):
+                found.add(contact)
+        for payload in payloads:
+            if payload.intercom_id and not found.by_id(payload.intercom_id):
+                # Search lags writes; a lookup by id does not.
+                contact = self._client.find_contact(payload.intercom_id)
+                if contact is not None:
+                    found.add(contact)
+        self._catalog.prepare(run.batch.payloads)
+        run.resolver = Resolver(found, self._recent)
+        self._register_in_order(run)
+
+    def _register_in_order(self, run: _BatchRun) -> None:
+        # Batches are looked up concurrently but must claim their keys in
+        # input order, or an older record could be written after a newer one.
+        ready: List[_Chain] = []
+        with self._lock:
+            self._looked_up[run.batch.number] = run
+            while self._next_to_register in self._looked_up:
+                current = self._looked_up.pop(self._next_to_register)
+                self._next_to_register += 1
+                ready.extend(self._register(current))
+        for chain in ready:
+            self._pool.submit(self._guarded, self._run_chain, chain)
+
+    def _register(self, run: _BatchRun) -> List[_Chain]:
+        chains = _chains(run, self._recent)
+        run.chains_left = len(chains)
+        if not chains:
+            self._settle(run)
+        ready = []
+        for chain in chains:
+            earlier = {self._last_chain_by_key[k] for k in chain.keys if k in self._last_chain_by_key}
+            for other in earlier:
+                other.dependents.append(chain)
+            chain.waiting_on = len(earlier)
+            for key in chain.keys:
+                self._last_chain_by_key[key] = chain
+            if not earlier:
+                ready.append(chain)
+        return ready
+
+    def _run_chain(self, chain: _Chain) -> None:
+        assert chain.batch.resolver is not None
+        if self._failure is not None:
+            return  # the run is over; this chain stays unwritten and its batch unsettled
+        self._write_chain(chain.payloads, chain.batch.resolver)
+        ready = []
+        with self._lock:
+            chain.done = True
+            for key in chain.keys:
+                if self._last_chain_by_key.get(key) is chain:
+                    del self._last_chain_by_key[key]
+            for dependent in chain.dependents:
+                dependent.waiting_on -= 1
+                if dependent.waiting_on == 0:
+                    ready.append(dependent)
+            chain.batch.chains_left -= 1
+            if chain.batch.chains_left == 0:
+                self._settle(chain.batch)
+        for dependent in ready:
+            self._pool.submit(self._guarded, self._run_chain, dependent)
+
+    def _settle(self, run: _BatchRun) -> None:
+        # Called with the lock held. A batch whose every record is settled may
+        # release its STATEs even when another batch failed: that one never
+        # settles, so no STATE past it is printed.
+        self._tracker.batch_settled(run.batch.first_position)
+        self._in_flight -= 1
+        self._lock.notify_all()
+
+    def _guarded(self, task: Callable[..., None], *args: object) -> None:
+        try:
+            if self._failure is None:
+                task(*args)
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the reading thread
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._failure is None:
+                self._failure = exc
+            self._lock.notify_all()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
+def _chains(run: _BatchRun, recent: RecentContacts) -> List[_Chain]:
+    """Group the batch's records into chains of records that may mean the same user."""
+    parent: Dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    keyed = []
+    for payload in run.batch.payloads:
+        keys = payload.identity_keys() + _matched_contact_keys(payload, recent, run.found)
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+        keyed.append((payload, keys))
+    chains: Dict[str, _Chain] = {}
+    for payload, keys in keyed:
+        chain = chains.setdefault(root(keys[0]), _Chain(batch=run, keys=set(), payloads=[]))
+        chain.keys.update(keys)
+        chain.payloads.append(payload)
+    return list(chains.values())
+
+
+def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found: ContactIndex) -> List[str]:
+    contacts = list(recent.snapshot_for(payload))
+    if payload.intercom_id:
+        contacts.append(found.by_id(payload.intercom_id))
+    if payload.external_id:
+        contacts.append(found.by_external_id(payload.external_id))
+    if payload.email:
+        contacts.extend(found.by_email(payload.email))
+    return ["contact:" + c.id for c in contacts if c is not None]

@@ -1,0 +1,92 @@
+"""Pacing requests to Intercom's rate limit.
+
+Intercom counts requests per app in 10-second windows and reports, on every
+authenticated response, how many are left (`X-RateLimit-Remaining`) and when
+the window resets (`X-RateLimit-Reset`, Unix seconds). The governor lets a
+request go only while the window has room for it and every request already in
+flight, so a long sync runs at the limit without provoking 429s. An optional
+local cap (`max_requests_per_minute`) leaves part of the quota to others.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Callable, Mapping, Optional
+
+WINDOW_SECONDS = 10.0
+# The reset time comes from Intercom's clock; a wait longer than a window
+# means the clocks disagree, not that the window is longer.
+_MAX_WAIT = WINDOW_SECONDS + 1.0
+
+
+class RateGovernor:
+    def __init__(
+        self, max_requests_per_minute: Optional[int] = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._remaining: Optional[int] = None
+        self._reset_at: Optional[float] = None
+        self._in_flight = 0
+        self._local_cap = (
+            math.floor(max_requests_per_minute * WINDOW_SECONDS / 60.0) if max_requests_per_minute else None
+        )
+        self._local_window = -1.0
+        self._local_sent = 0
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> None:
+        """Block until a request may be sent; counts it as in flight."""
+        with self._cond:
+            started = self._clock()
+            while True:
+                now = self._clock()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    break
+                self._cond.wait(timeout=min(wait, _MAX_WAIT))
+            self._in_flight += 1
+            if self._local_cap is not None:
+                self._local_sent += 1
+            self.waited_seconds += self._clock() - started
+
+    def release(self) -> None:
+        """The request has been answered (or failed)."""
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn the window's state from a response's rate-limit headers."""
+        try:
+            remaining = int(headers["x-ratelimit-remaining"])
+            reset_at = float(headers["x-ratelimit-reset"])
+        except (KeyError, ValueError):
+            return
+        with self._cond:
+            if self._reset_at is None or reset_at > self._reset_at:
+                self._reset_at, self._remaining = reset_at, remaining
+            elif reset_at == self._reset_at and self._remaining is not None:
+                self._remaining = min(self._remaining, remaining)
+            self._cond.notify_all()
+
+    def exhausted_until(self, reset_at: float) -> None:
+        """A 429 says the window is spent until `reset_at`."""
+        with self._cond:
+            if self._reset_at is None or reset_at >= self._reset_at:
+                self._reset_at, self._remaining = reset_at, 0
+
+    def _wait_needed(self, now: float) -> float:
+        if self._reset_at is not None and now >= self._reset_at:
+            self._reset_at, self._remaining = None, None
+        if self._remaining is not None and self._remaining - self._in_flight <= 0:
+            return min(self._reset_at - now, _MAX_WAIT) + 0.01  # type: ignore[operator]
+        if self._local_cap is not None:
+            window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
+            if window != self._local_window:
+                self._local_window, self._local_sent = window, 0
+            if self._local_sent >= self._local_cap:
+                return window + WINDOW_SECONDS - now + 0.01
+        return 0.0

@@ -1,0 +1,177 @@
+"""The run: Singer messages in, users to Intercom, confirmed STATE out.
+
+This is the one obvious loop of the target. It reads messages, keeps each
+stream's SCHEMA, maps the users stream's records to contact payloads, groups
+them into batches for the loader, and hands STATE messages to the tracker,
+which prints each once everything before it is confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import IO, Iterable, List, Optional
+
+from target_intercom.attributes import AttributeCatalog
+from target_intercom.config import Config
+from target_intercom.identity import RecentContacts
+from target_intercom.intercom import IntercomClient
+from target_intercom.loader import Batch, Loader
+from target_intercom.mapping import ContactPayload, Mapper
+from target_intercom.messages import (
+    ActivateVersionMessage,
+    RecordMessage,
+    SchemaBook,
+    SchemaMessage,
+    StateMessage,
+    read_messages,
+)
+from target_intercom.metrics import RunStats
+from target_intercom.ratelimit import RateGovernor
+from target_intercom.rejects import RecordRejected, Rejection, RejectsLedger
+from target_intercom.state import StateTracker
+from target_intercom.upsert import ContactUpserter
+
+logger = logging.getLogger(__name__)
+
+# A STATE arriving while a partial batch has waited this long sends the batch
+# on, so a slow tap's state is not held back until the batch fills.
+MAX_BATCH_AGE_SECONDS = 5.0
+
+
+class Run:
+    """One run of the target, from the first input line to the last confirmation."""
+
+    def __init__(self, config: Config, out: Optional[IO[str]]) -> None:
+        self.config = config
+        self.stats = RunStats()
+        self.governor = RateGovernor(config.max_requests_per_minute)
+        self.client = IntercomClient(
+            token=config.access_token,
+            base_url=config.base_url,
+            version=config.intercom_version,
+            timeout=config.request_timeout,
+            max_retry_time=config.max_retry_time,
+            max_connections=config.max_concurrency + 2,
+            governor=self.governor,
+        )
+        self.catalog = AttributeCatalog(self.client, dry_run=config.dry_run)
+        self.recent = RecentContacts()
+        self.ledger = RejectsLedger(
+            None if config.dry_run else config.rejected_records_file,
+            limit=2**62 if config.dry_run else config.max_rejected_records,
+        )
+        # A dry run writes nothing, so it may confirm no STATE.
+        self.tracker = StateTracker(None if config.dry_run else out)
+        self.upserter = ContactUpserter(
+            client=self.client,
+            catalog=self.catalog,
+            recent=self.recent,
+            ledger=self.ledger,
+            stats=self.stats,
+            stream=config.users_stream,
+            dry_run=config.dry_run,
+        )
+        self.loader = Loader(
+            client=self.client,
+            catalog=self.catalog,
+            recent=self.recent,
+            write_chain=self.upserter.write_chain,
+            tracker=self.tracker,
+            max_concurrency=config.max_concurrency,
+        )
+        self._schemas = SchemaBook()
+        self._mapper: Optional[Mapper] = None
+        self._batch: List[ContactPayload] = []
+        self._batch_first = 0
+        self._batch_started = 0.0
+        self._batches = 0
+
+    def process(self, lines: Iterable[bytes]) -> None:
+        for message in read_messages(lines):
+            self.loader.check()
+            if isinstance(message, RecordMessage):
+                self._record(message)
+            elif isinstance(message, StateMessage):
+                if self._batch and time.monotonic() - self._batch_started > MAX_BATCH_AGE_SECONDS:
+                    self._send_batch()
+                self.tracker.state_read(message.value)
+            elif isinstance(message, SchemaMessage):
+                self._schema(message)
+            elif isinstance(message, ActivateVersionMessage):
+                logger.info("line %d: ACTIVATE_VERSION for stream %r noted", message.line, message.stream)
+        if self._batch:
+            self._send_batch()
+        self.loader.close()
+
+    def close(self) -> None:
+        self.client.close()
+        self.ledger.close()
+
+    def _schema(self, message: SchemaMessage) -> None:
+        self._schemas.add(message)
+        if message.stream == self.config.users_stream:
+            self._mapper = Mapper(
+                self.config.reserved_field_overrides,
+                message.schema,
+                owner_id_as_text=_owner_id_is_text(self.config.intercom_version),
+            )
+
+    def _record(self, message: RecordMessage) -> None:
+        self._schemas.require(message)
+        if message.stream != self.config.users_stream:
+            return
+        assert self._mapper is not None
+        self.stats.add("read")
+        violation = self._schemas.violation(message)
+        try:
+            if violation:
+                raise RecordRejected(violation, code="schema_violation")
+            payload = self._mapper.map(message.record, message.line)
+        except RecordRejected as exc:
+            self._reject_unmapped(message, exc)
+            return
+        position = self.tracker.record_read()
+        if not self._batch:
+            self._batch_first = position
+            self._batch_started = time.monotonic()
+            self.tracker.batch_opened(position)
+        self._batch.append(payload)
+        if len(self._batch) >= self.config.batch_size:
+            self._send_batch()
+
+    def _send_batch(self) -> None:
+        batch = Batch(number=self._batches, first_position=self._batch_first, payloads=self._batch)
+        self._batches += 1
+        self._batch = []
+        self.loader.submit(batch)
+
+    def _reject_unmapped(self, message: RecordMessage, exc: RecordRejected) -> None:
+        identifiers = {
+            key: message.record[source]
+            for key, source in (
+                ("id", self.config.reserved_field_overrides.get("id", "id")),
+                ("user_id", self.config.reserved_field_overrides.get("user_id", "user_id")),
+                ("email", self.config.reserved_field_overrides.get("email", "email")),
+            )
+            if message.record.get(source) is not None
+        }
+        self.stats.add("rejected")
+        self.ledger.reject(
+            Rejection(
+                stream=message.stream,
+                line=message.line,
+                identifiers=identifiers,
+                reason=exc.reason,
+                code=exc.code,
+                record=message.record,
+            )
+        )
+
+
+def _owner_id_is_text(version: str) -> bool:
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return True  # Preview and Unstable follow the newest stable version.
+    return (major, minor) >= (2, 16)
