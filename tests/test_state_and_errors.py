@@ -23,7 +23,9 @@ def test_states_come_out_in_order_as_bare_values_and_nothing_else(target, emulat
 
 def test_a_failed_run_prints_no_state_past_the_failure(target, emulator) -> None:
     emulator.fail_writes_after(5, status=500)
-    result = target.run(users_and_states(15, 5), config={"batch_size": 5, "max_retry_time": 1})
+    # One request at a time, so the failing writes are exactly those of the second batch.
+    config = {"batch_size": 5, "max_retry_time": 1, "max_concurrency": 1}
+    result = target.run(users_and_states(15, 5), config=config)
     assert result.returncode == 1
     assert result.states == [{"seen": 0}, {"seen": 5}]
     assert "Intercom did not complete POST /contacts within max_retry_time (1 s); last answer: 500" in result.stderr
@@ -67,7 +69,7 @@ def test_a_record_intercom_refuses_fails_the_run_after_the_confirmed_state(targe
         state({"seen": 2}),
     ]
     emulator.fail_writes_after(1, status=400)
-    result = target.run(messages, config={"batch_size": 1})
+    result = target.run(messages, config={"batch_size": 1, "max_concurrency": 1})
     assert result.returncode == 1
     assert result.states == [{"seen": 1}]
     assert "rejected the record at line 4 (user_id bad): Intercom refused it (400" in result.stderr

@@ -1,0 +1,83 @@
+"""``python -m intercom_emulator``: run the emulator in the foreground until Ctrl-C or SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any, List, Optional
+
+from .emulator import Emulator
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m intercom_emulator",
+                                description="Local emulator of Intercom's REST API (contacts, data attributes, "
+                                            "Preview bulk contacts).")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)")
+    p.add_argument("--token", default="demo", help="access token clients must send as a Bearer token")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
+    p.add_argument("--jitter", type=float, default=0.0, help="uniform +/- seconds around --latency")
+    p.add_argument("--rate-limit", type=int, default=10_000,
+                   help="requests per minute, enforced in 10 s windows; 0 disables limiting (default 10000)")
+    p.add_argument("--search-lag", type=float, default=0.0,
+                   help="seconds a new contact stays invisible to search")
+    p.add_argument("--bulk-task-delay", type=float, default=0.2, help="seconds a bulk task runs")
+    p.add_argument("--no-bulk", action="store_true", help="answer the Preview bulk endpoints with 404")
+    p.add_argument("--default-version", default="2.14", help="API version for requests without Intercom-Version")
+    p.add_argument("--seed", metavar="FILE", help='JSON file {"data_attributes": [...], "contacts": [...]}')
+    p.add_argument("--verbose", "-v", action="store_true", help="log one line per request to stderr")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        emu = Emulator(token=args.token, host=args.host, port=args.port, latency=args.latency, jitter=args.jitter,
+                       rate_limit_per_minute=args.rate_limit or None, search_lag=args.search_lag,
+                       bulk_task_delay=args.bulk_task_delay, bulk_enabled=not args.no_bulk,
+                       default_version=args.default_version, verbose=args.verbose)
+    except (TypeError, ValueError) as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    if args.seed:
+        try:
+            with open(args.seed) as fh:
+                seed: Any = json.load(fh)
+            for attr in seed.get("data_attributes") or []:
+                attr = dict(attr)
+                emu.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"),
+                                        **attr)
+            emu.seed_contacts(seed.get("contacts") or [])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            print("error: cannot seed from %s: %s" % (args.seed, exc), file=sys.stderr)
+            return 2
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        emu.start()
+    except OSError as exc:
+        print("error: cannot listen on %s:%d: %s" % (args.host, args.port, exc.strerror or exc), file=sys.stderr)
+        return 1
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("warning: the admin interface under /_emulator/ has no authentication", file=sys.stderr)
+    print("Intercom emulator listening on %s" % emu.url, flush=True)
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        emu.stop()
+    print("Intercom emulator stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Conformance with Intercom's OpenAPI description: every response the emulator sends, and every request
+body the SDK sends, is validated against the spec's schemas.
+
+Needs the spec copies beside the repository (../shared/intercom-openapi) and PyYAML; skipped otherwise.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+import pytest
+
+SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "intercom-openapi"
+if not SPEC_DIR.is_dir():
+    pytest.skip("Intercom's OpenAPI files are not available (%s)" % SPEC_DIR, allow_module_level=True)
+pytest.importorskip("yaml")
+
+import httpx  # noqa: E402
+from intercom import (CreateContactRequestWithEmail, CreateContactRequestWithExternalId,  # noqa: E402
+                      CreateContactRequestWithRole, CreateDataAttributeRequestOne,
+                      CreateDataAttributeRequestOptions, Intercom, MultipleFilterSearchRequest,
+                      SingleFilterSearchRequest, StartingAfterPaging)
+
+from intercom_emulator import Emulator  # noqa: E402
+from intercom_emulator.openapi import (component_schema, find_operation, load_spec, request_schema,  # noqa: E402
+                                       response_schema, to_json_schema, validate)
+from intercom_emulator.testing import make_client  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spec214() -> Dict[str, Any]:
+    return load_spec(SPEC_DIR / "intercom-2.14.yaml")
+
+
+@pytest.fixture(scope="module")
+def spec216() -> Dict[str, Any]:
+    return load_spec(SPEC_DIR / "intercom-2.16.yaml")
+
+
+@pytest.fixture(scope="module")
+def spec_preview() -> Dict[str, Any]:
+    return load_spec(SPEC_DIR / "intercom-preview.yaml")
+
+
+class ResponseChecker:
+    """An httpx response hook validating each API response against the spec (errors against ``error``)."""
+
+    def __init__(self, spec: Dict[str, Any]) -> None:
+        self.spec = spec
+        self.problems: List[str] = []
+        self.seen: Set[Tuple[str, str, int]] = set()
+
+    def __call__(self, response: httpx.Response) -> None:
+        response.read()
+        method, path, status = response.request.method, response.request.url.path, response.status_code
+        template = find_operation(self.spec, method, path)
+        where = "%s %s -> %d" % (method, path, status)
+        if template is None:
+            self.problems.append("%s: no such operation in the spec" % where)
+            return
+        schema = response_schema(self.spec, method, template, status)
+        if schema is None:
+            if status < 400:
+                self.problems.append("%s: status not documented" % where)
+                return
+            schema = component_schema(self.spec, "error")  # Intercom answers every error with an error.list
+        try:
+            body = response.json()
+        except ValueError:
+            self.problems.append("%s: body is not JSON" % where)
+            return
+        self.problems += ["%s: %s" % (where, p) for p in validate(body, schema)]
+        self.seen.add((method, template, status))
+
+
+def checked_client(emu: Emulator, spec: Dict[str, Any], version: str) -> Tuple[httpx.Client, ResponseChecker]:
+    checker = ResponseChecker(spec)
+    client = make_client(emu, version=version, event_hooks={"response": [checker]})
+    return client, checker
+
+
+@pytest.fixture
+def emu(emulator_factory: Any) -> Iterator[Emulator]:
+    emu = emulator_factory(bulk_task_delay=0.05)
+    emu.seed_data_attribute("plan", "string")
+    emu.seed_data_attribute("seats", "integer")
+    yield emu
+
+
+def test_contact_responses_conform_to_2_14(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    client, checker = checked_client(emu, spec214, "2.14")
+    emu.seed_contacts({"external_id": "seed-%d" % i, "email": "seed%d@example.com" % i, "browser": "Chrome",
+                       "location": {"country": "Ireland", "city": "Dublin"}, "has_hard_bounced": True,
+                       "social_profiles": [{"type": "social_profile", "name": "Twitter", "url": "http://t/x"}]}
+                      for i in range(7))
+    c = client.post("/contacts", json={"external_id": "c1", "email": "c1@example.com", "name": "C One",
+                                       "avatar": "https://example.org/a.png", "owner_id": 3, "signed_up_at": 1,
+                                       "custom_attributes": {"plan": "pro", "seats": 2}}).json()
+    client.post("/contacts", json={"role": "lead"})
+    client.put("/contacts/" + c["id"], json={"name": None, "phone": "+1555", "custom_attributes": {"plan": None}})
+    client.get("/contacts/" + c["id"])
+    client.get("/contacts/find_by_external_id/c1")
+    page = client.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "user"},
+                                                 "pagination": {"per_page": 3}}).json()
+    client.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "user"},
+                                          "pagination": {"per_page": 3,
+                                                         "starting_after": page["pages"]["next"]["starting_after"]}})
+    client.post("/contacts/search", json={"query": {"field": "external_id", "operator": "=", "value": "none"}})
+    client.get("/contacts", params={"per_page": 2})
+    client.post("/contacts/%s/archive" % c["id"])
+    client.post("/contacts/%s/unarchive" % c["id"])
+    client.delete("/contacts/" + c["id"])
+    # Errors, documented or not, must still be well-formed error lists.
+    client.get("/contacts/" + c["id"])                                               # 404
+    client.post("/contacts", json={"external_id": "seed-1"})                         # 409
+    client.post("/contacts", json={"email": "x@example.com", "custom_attributes": {"nope": 1}})  # 400
+    client.post("/contacts/search", json={"query": {"operator": "AND", "value": []}})           # 400
+    client.get("/contacts/x", headers={"Authorization": "Bearer wrong"})             # 401
+    client.get("/contacts/x", headers={"Intercom-Version": "7.0"})                   # 400 version
+    emu.configure(rate_limit_per_minute=6)
+    for _ in range(3):
+        client.get("/contacts/x")                                                    # 404s, then 429
+    client.close()
+    assert checker.problems == []
+    statuses = {(m, t, s) for m, t, s in checker.seen}
+    for expected in [("POST", "/contacts", 200), ("PUT", "/contacts/{contact_id}", 200),
+                     ("GET", "/contacts/{contact_id}", 200), ("GET", "/contacts/find_by_external_id/{external_id}", 200),
+                     ("POST", "/contacts/search", 200), ("GET", "/contacts", 200),
+                     ("POST", "/contacts/{contact_id}/archive", 200), ("POST", "/contacts/{contact_id}/unarchive", 200),
+                     ("DELETE", "/contacts/{contact_id}", 200), ("GET", "/contacts/{contact_id}", 404),
+                     ("POST", "/contacts", 409), ("POST", "/contacts", 400), ("GET", "/contacts/{contact_id}", 401),
+                     ("GET", "/contacts/{contact_id}", 429)]:
+        assert expected in statuses, expected
+
+
+def test_data_attribute_responses_conform_to_2_14(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    client, checker = checked_client(emu, spec214, "2.14")
+    for params in ({}, {"model": "contact"}, {"model": "company"}, {"model": "contact", "include_archived": "true"}):
+        client.get("/data_attributes", params=params)
+    a = client.post("/data_attributes", json={"name": "Mithril Shirt", "model": "contact", "data_type": "string"}).json()
+    client.post("/data_attributes", json={"name": "tier", "model": "company", "data_type": "options",
+                                          "options": [{"value": "1-10"}, {"value": "11-50"}],
+                                          "description": "Size", "messenger_writable": True})
+    client.put("/data_attributes/%d" % a["id"], json={"archived": True})
+    client.get("/data_attributes", params={"include_archived": "true"})
+    client.post("/data_attributes", json={"name": "!nv@l!d n@me", "model": "company", "data_type": "string"})
+    client.post("/data_attributes", json={"name": "x", "model": "company", "data_type": "mithril"})
+    client.put("/data_attributes/4242", json={"archived": True})
+    client.close()
+    assert checker.problems == []
+    assert {("GET", "/data_attributes", 200), ("POST", "/data_attributes", 200), ("POST", "/data_attributes", 400),
+            ("PUT", "/data_attributes/{data_attribute_id}", 200),
+            ("PUT", "/data_attributes/{data_attribute_id}", 404)} <= checker.seen
+
+
+def test_responses_conform_to_2_16_and_preview(emu: Emulator, spec214: Dict[str, Any], spec216: Dict[str, Any],
+                                               spec_preview: Dict[str, Any]) -> None:
+    for spec, version in ((spec216, "2.16"), (spec_preview, "Preview")):
+        client, checker = checked_client(emu, spec, version)
+        c = client.post("/contacts", json={"email": "v@%s.example.com" % version.lower(), "owner_id": "12",
+                                           "phone": "+353 87 123 4567"}).json()
+        assert c["owner_id"] == "12"
+        client.put("/contacts/" + c["id"], json={"owner_id": 13})
+        client.get("/contacts/" + c["id"])
+        client.post("/contacts/search", json={"query": {"field": "id", "operator": "=", "value": c["id"]}})
+        client.get("/data_attributes", params={"model": "contact"})
+        client.get("/contacts/ffffffffffffffffffffffff")
+        client.close()
+        assert checker.problems == [], version
+    # The 2.14 schema types owner_id as an integer, so the validator must reject a 2.16 rendering there.
+    with make_client(emu, version="2.16") as client:
+        body = client.get("/contacts/" + c["id"]).json()
+    assert validate(body, response_schema(spec214, "get", "/contacts/{contact_id}", 200))
+
+
+def test_bulk_responses_conform_to_preview(emu: Emulator, spec_preview: Dict[str, Any]) -> None:
+    client, checker = checked_client(emu, spec_preview, "Preview")
+    existing = emu.seed_contact(external_id="bulk-existing")
+    job = client.post("/contacts/bulk", json={"contacts": [{"external_id": "b1", "email": "b1@example.com"},
+                                                           {"external_id": "bulk-existing"}]}).json()
+    client.post("/contacts/bulk", json={"contacts": [{"external_id": "b2"}], "job": {"id": job["id"]}})
+    client.get("/contacts/bulk/" + job["id"])
+    deadline = time.monotonic() + 5
+    while client.get("/contacts/bulk/" + job["id"]).json()["state"] not in ("completed", "completed_with_errors"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    client.put("/contacts/bulk", json={"contacts": [{"id": existing["id"], "name": "N"}]})
+    client.post("/contacts/bulk/delete", json={"contacts": [{"id": existing["id"]}]})
+    client.post("/contacts/bulk", json={"contacts": [{"external_id": "late"}], "job": {"id": job["id"]}})   # 403
+    client.post("/contacts/bulk", json={"contacts": [], "job": {"id": "job_v2_999"}})                        # 404
+    client.post("/contacts/bulk", json={"contacts": "nope"})                                                 # 422
+    client.put("/contacts/bulk", json={"contacts": [{"name": "no id"}]})                                     # 422
+    client.get("/contacts/bulk/job_v2_999")                                                                  # 404
+    client.close()
+    assert checker.problems == []
+    assert {("POST", "/contacts/bulk", 202), ("PUT", "/contacts/bulk", 202), ("POST", "/contacts/bulk/delete", 202),
+            ("GET", "/contacts/bulk/{id}", 200), ("POST", "/contacts/bulk", 403), ("POST", "/contacts/bulk", 404),
+            ("POST", "/contacts/bulk", 422), ("PUT", "/contacts/bulk", 422)} <= checker.seen
+
+
+def _example_keys(spec: Dict[str, Any], method: str, path: str) -> Dict[str, Any]:
+    content = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+    return next(iter(content["examples"].values()))["value"]
+
+
+def test_contact_fields_are_declared_or_in_intercoms_examples(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    schema = spec214["components"]["schemas"]["contact"]["properties"]
+    example = _example_keys(spec214, "post", "/contacts")
+    with make_client(emu) as client:
+        c = client.post("/contacts", json={"email": "keys@example.com", "avatar": "https://x/y.png"}).json()
+    assert set(c) <= set(schema) | set(example) | {"enabled_push_messaging"}, set(c) - set(schema) - set(example)
+    assert set(schema) <= set(c)  # and every declared field is rendered
+    for nested in ("tags", "notes", "companies", "location", "social_profiles"):
+        assert set(c[nested]) <= set(example[nested]), nested
+    assert set(example) <= set(c)  # everything Intercom's own example answer carries
+
+
+def _sdk_requests(emu: Emulator) -> None:
+    sdk = Intercom(token=emu.token, base_url=emu.url, headers={"Intercom-Version": "2.14"})
+    c = sdk.contacts.create(request=CreateContactRequestWithExternalId(
+        external_id="r1", email="r1@example.com", name="R", phone="+1", avatar="https://x/y.png", signed_up_at=1,
+        last_seen_at=2, owner_id=3, unsubscribed_from_emails=True, custom_attributes={"plan": "pro", "seats": 1}))
+    sdk.contacts.create(request=CreateContactRequestWithEmail(email="r2@example.com", role="lead"))
+    sdk.contacts.create(request=CreateContactRequestWithRole(role="user", name="Anon"))
+    sdk.contacts.update(contact_id=c.id, name=None, email="r1b@example.com", custom_attributes={"plan": None})
+    sdk.contacts.search(query=SingleFilterSearchRequest(field="external_id", operator="IN", value=["r1", "r2"]),
+                        pagination=StartingAfterPaging(per_page=1))
+    page = sdk.contacts.search(query=MultipleFilterSearchRequest(operator="AND", value=[
+        MultipleFilterSearchRequest(operator="OR", value=[
+            SingleFilterSearchRequest(field="role", operator="=", value="user"),
+            SingleFilterSearchRequest(field="role", operator="=", value="lead")]),
+        MultipleFilterSearchRequest(operator="AND", value=[
+            SingleFilterSearchRequest(field="created_at", operator=">", value=1)])]),
+        pagination=StartingAfterPaging(per_page=1))
+    sdk.contacts.search(query=SingleFilterSearchRequest(field="role", operator="=", value="user"),
+                        pagination=StartingAfterPaging(per_page=1,
+                                                       starting_after=page.response.pages.next.starting_after))
+    sdk.data_attributes.create(request=CreateDataAttributeRequestOne(data_type="string", name="one", model="contact",
+                                                                      description="d", messenger_writable=False))
+    created = sdk.data_attributes.create(request=CreateDataAttributeRequestOptions(
+        data_type="options", name="two", model="company", options=[{"value": "a"}, {"value": "b"}]))
+    sdk.data_attributes.update(data_attribute_id=created.id, request={"archived": True})
+
+
+def test_sdk_request_bodies_conform_to_2_14(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    _sdk_requests(emu)
+    problems = []
+    checked = set()
+    for record in emu.requests:
+        assert record.status < 400, (record.endpoint, record.status, record.body)
+        template = find_operation(spec214, record.method, record.path)
+        schema = request_schema(spec214, record.method, template)  # type: ignore[arg-type]
+        if schema is None:
+            assert record.body is None, record.endpoint
+            continue
+        problems += ["%s: %s" % (record.endpoint, p) for p in validate(record.body, schema)]
+        checked.add(record.endpoint)
+    assert problems == []
+    assert checked == {"POST /contacts", "PUT /contacts/{id}", "POST /contacts/search", "POST /data_attributes",
+                       "PUT /data_attributes/{id}"}
+
+
+def test_the_validator_is_not_vacuous(spec214: Dict[str, Any]) -> None:
+    good = {"type": "error.list", "request_id": None, "errors": [{"code": "x", "message": None}]}
+    error = component_schema(spec214, "error")
+    assert validate(good, error) == []
+    assert validate({"type": "error.list"}, error)
+    assert validate({"type": "error.list", "errors": [{"message": "no code"}]}, error)
+    contact = _example_keys(spec214, "post", "/contacts")
+    schema = response_schema(spec214, "post", "/contacts", 200)
+    assert validate(contact, schema) == []
+    for field, value in (("owner_id", "12"), ("created_at", "yesterday"), ("tags", []), ("avatar", "https://x"),
+                         ("custom_attributes", None)):
+        broken = copy.deepcopy(contact)
+        broken[field] = value
+        assert validate(broken, schema), field
+    search = request_schema(spec214, "post", "/contacts/search")
+    assert validate({"query": {"field": "email", "operator": "=", "value": "a"}}, search) == []
+    assert validate({"query": {"field": "email", "operator": "LIKE", "value": "a"}}, search)
+    assert validate({"pagination": {"per_page": 5}}, search)
+    create = request_schema(spec214, "post", "/contacts")
+    assert validate({"name": "no identity"}, create)
+    assert response_schema(spec214, "post", "/contacts", 409) is None
+
+
+def test_nullable_conversion() -> None:
+    assert to_json_schema({"type": "string", "nullable": True, "example": "x"}) == {"type": ["string", "null"]}
+    assert to_json_schema({"type": "string", "enum": ["a"], "nullable": True}) == {"type": ["string", "null"],
+                                                                                    "enum": ["a", None]}
+    assert to_json_schema({"oneOf": [{"type": "string"}], "nullable": True}) == {
+        "anyOf": [{"oneOf": [{"type": "string"}]}, {"type": "null"}]}
+    assert to_json_schema({"$ref": "#/components/schemas/contact", "x-fern": 1}) == {"$ref": "#/definitions/contact"}
+    converted: Optional[Dict[str, Any]] = to_json_schema({"properties": {"type": {"type": "string"}}})
+    assert converted == {"properties": {"type": {"type": "string"}}}
+
+
+def test_find_operation(spec214: Dict[str, Any]) -> None:
+    assert find_operation(spec214, "GET", "/contacts/abc") == "/contacts/{contact_id}"
+    assert find_operation(spec214, "POST", "/contacts/search") == "/contacts/search"
+    assert find_operation(spec214, "POST", "/contacts/abc/archive") == "/contacts/{contact_id}/archive"
+    assert find_operation(spec214, "GET", "/contacts/find_by_external_id/x?y=1") == \
+        "/contacts/find_by_external_id/{external_id}"
+    assert find_operation(spec214, "PATCH", "/contacts/abc") is None
