@@ -96,3 +96,11 @@ def test_missing_config_file_is_one_clear_line(target, tmp_path) -> None:
     assert result.returncode == 2
     assert f"config file {tmp_path / 'nope.json'} does not exist" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from target_intercom.config import SETTINGS_SCHEMA
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [name for name in SETTINGS_SCHEMA["properties"] if f"| `{name}` |" not in readme]
+    assert missing == []
