@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import Iterable, Iterator, List, Optional, Sequence
 
-from target_intercom import __version__
+from target_intercom import __version__, about
 from target_intercom.config import Config, load_config
 from target_intercom.errors import TargetError
 from target_intercom.target import Run
@@ -24,6 +24,9 @@ logger = logging.getLogger("target_intercom")
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parse_args(argv)
+    if args.about:
+        sys.stdout.write(about.render(args.format))
+        return 0
     handler = _configure_logging(args.log_level)
     try:
         config = load_config(args.config, dry_run=args.dry_run)
@@ -76,6 +79,10 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument(
         "--log-level", default="INFO", type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level (default INFO)",
+    )
+    parser.add_argument("--about", action="store_true", help="describe the target and its settings, then exit")
+    parser.add_argument(
+        "--format", choices=["json", "markdown"], default="json", help="format of --about (default json)"
     )
     parser.add_argument("--version", action="version", version=f"target-intercom {__version__}")
     return parser.parse_args(argv)

@@ -144,20 +144,22 @@ class IntercomClient:
     # -- contacts ----------------------------------------------------------------------------------
 
     def search_contacts(self, query: Mapping[str, Any]) -> Iterator[IntercomContact]:
-        """Every contact matching the query, following cursors by hand (the SDK's pager never ends)."""
+        """Every contact matching the query, following cursors by hand.
+
+        Search goes through the SDK's HTTP client but not its models: the
+        SDK's pager never follows the cursor, and building its models costs
+        about 2 ms of CPU per contact, 30 times the request itself.
+        """
         cursor: Optional[str] = None
         while True:
             pagination: Dict[str, Any] = {"per_page": SEARCH_PAGE_SIZE}
             if cursor:
                 pagination["starting_after"] = cursor
-            page = self._call(
-                "POST /contacts/search",
-                lambda: self._sdk.contacts.search(query=dict(query), pagination=pagination),
-            )
-            for item in page.items or []:
-                yield _contact(item)
-            pages = page.response.pages
-            cursor = pages.next.starting_after if pages and pages.next else None
+            body = {"query": dict(query), "pagination": pagination}
+            page = self._send_json("POST", "/contacts/search", body, self._version, "POST /contacts/search")
+            for item in page.get("data") or []:
+                yield _contact_from_json(item)
+            cursor = ((page.get("pages") or {}).get("next") or {}).get("starting_after")
             if not cursor:
                 return
 
@@ -181,18 +183,23 @@ class IntercomClient:
     # -- Preview bulk contacts (no SDK method: plain HTTP on the same client) ------------------------
 
     def bulk_create(self, contacts: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
-        return self._bulk("POST", "/contacts/bulk", _bulk_body(contacts, job_id), "POST /contacts/bulk")
+        body = _bulk_body(contacts, job_id)
+        return self._send_json("POST", "/contacts/bulk", body, PREVIEW_VERSION, "POST /contacts/bulk")
 
     def bulk_update(self, contacts: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
-        return self._bulk("PUT", "/contacts/bulk", _bulk_body(contacts, job_id), "PUT /contacts/bulk")
+        body = _bulk_body(contacts, job_id)
+        return self._send_json("PUT", "/contacts/bulk", body, PREVIEW_VERSION, "PUT /contacts/bulk")
 
     def bulk_job(self, job_id: str) -> Dict[str, Any]:
-        return self._bulk("GET", f"/contacts/bulk/{job_id}", None, "GET /contacts/bulk/{id}")
+        return self._send_json("GET", f"/contacts/bulk/{job_id}", None, PREVIEW_VERSION, "GET /contacts/bulk/{id}")
 
-    def _bulk(self, method: str, path: str, body: Optional[Dict[str, Any]], label: str) -> Dict[str, Any]:
+    def _send_json(
+        self, method: str, path: str, body: Optional[Dict[str, Any]], version: str, label: str
+    ) -> Dict[str, Any]:
+        """A request the SDK has no method (or no affordable model) for, on the same HTTP client."""
         headers = {
             "Authorization": f"Bearer {self._token}",
-            "Intercom-Version": PREVIEW_VERSION,
+            "Intercom-Version": version,
             "Accept": "application/json",
         }
         url = self._base_url + path
@@ -322,23 +329,33 @@ _CORE_ATTRIBUTES = (
     "owner_id",
     "unsubscribed_from_emails",
 )
+_OTHER_ATTRIBUTES = ("id", "role", "avatar", "custom_attributes")
 
 
 def _contact(model: Any) -> IntercomContact:
-    core = {name: getattr(model, name, None) for name in _CORE_ATTRIBUTES}
-    avatar = getattr(model, "avatar", None)
+    """From an SDK model (create, update, find)."""
+    fields = {name: getattr(model, name, None) for name in _CORE_ATTRIBUTES + _OTHER_ATTRIBUTES}
+    return _contact_from_json(fields)
+
+
+def _contact_from_json(item: Mapping[str, Any]) -> IntercomContact:
+    core = {name: item.get(name) for name in _CORE_ATTRIBUTES}
+    # Written as a URL; read back as {"type": "avatar", "image_url": ...}.
+    avatar = item.get("avatar")
     if isinstance(avatar, dict):
         avatar = avatar.get("image_url")
     elif avatar is not None and not isinstance(avatar, str):
         avatar = getattr(avatar, "image_url", None)
     core["avatar"] = avatar
+    # Intercom renders a missing email as "".
+    core["email"] = core["email"] or None
     return IntercomContact(
-        id=model.id,
-        role=getattr(model, "role", None),
+        id=item["id"],
+        role=item.get("role"),
         external_id=core["external_id"],
         email=core["email"],
         core=core,
-        custom=dict(getattr(model, "custom_attributes", None) or {}),
+        custom=dict(item.get("custom_attributes") or {}),
     )
 
 
