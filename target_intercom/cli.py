@@ -93,7 +93,8 @@ class _RedactingFormatter(logging.Formatter):
 
     def __init__(self, secrets: List[str]) -> None:
         super().__init__("%(levelname)s %(message)s")
-        self._secrets = [s for s in secrets if s]
+        # Too short a "secret" would mangle every line; real tokens are long.
+        self._secrets = [s for s in secrets if len(s) >= 8]
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -105,6 +105,13 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "default": "contacts",
             "description": "contacts: one API call per changed user; bulk: Intercom's Preview bulk contacts jobs.",
         },
+        "bulk_job_timeout": {
+            "type": "number",
+            "exclusiveMinimum": True,
+            "minimum": 0,
+            "default": 1800,
+            "description": "bulk mode: seconds a bulk task may take before the run fails.",
+        },
         "max_concurrency": {
             "type": "integer",
             "minimum": 1,
@@ -163,6 +170,7 @@ class Config:
     intercom_version: str
     batch_size: int
     write_mode: str
+    bulk_job_timeout: float
     max_concurrency: int
     max_requests_per_minute: Optional[int]
     request_timeout: float
@@ -208,6 +216,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         intercom_version=settings["intercom_version"],
         batch_size=settings["batch_size"],
         write_mode=settings["write_mode"],
+        bulk_job_timeout=float(settings["bulk_job_timeout"]),
         max_concurrency=settings["max_concurrency"],
         max_requests_per_minute=settings.get("max_requests_per_minute"),
         request_timeout=float(settings["request_timeout"]),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from target_intercom.intercom import IntercomContact
 from target_intercom.mapping import ContactPayload
@@ -148,6 +148,9 @@ class Resolver:
         self._found = found
         self._recent = recent
 
+    def groups(self, payloads: Sequence[ContactPayload]) -> List[Tuple[Set[str], List[ContactPayload]]]:
+        return group_by_user(payloads, self._recent, self._found)
+
     def decide(self, payload: ContactPayload, custom: Mapping[str, Any]) -> Decision:
         candidates = ContactIndex()
         for contact in self._candidates(payload):
@@ -253,3 +256,44 @@ def search_queries(payloads: Sequence[ContactPayload]) -> List[Dict[str, Any]]:
 
 def _unique(values: Iterable[Optional[str]]) -> List[str]:
     return list(dict.fromkeys(v for v in values if v))
+
+
+def group_by_user(
+    payloads: Sequence[ContactPayload], recent: RecentContacts, found: ContactIndex
+) -> List[Tuple[Set[str], List[ContactPayload]]]:
+    """Records that may mean the same user, grouped in input order, with the keys they share.
+
+    Two records may mean the same user when they share an id, a user_id or an
+    email, or when they match the same known contact.
+    """
+    parent: Dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    keyed = []
+    for payload in payloads:
+        keys = payload.identity_keys() + _matched_contact_keys(payload, recent, found)
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+        keyed.append((payload, keys))
+    groups: Dict[str, Tuple[Set[str], List[ContactPayload]]] = {}
+    for payload, keys in keyed:
+        group_keys, members = groups.setdefault(root(keys[0]), (set(), []))
+        group_keys.update(keys)
+        members.append(payload)
+    return list(groups.values())
+
+
+def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found: ContactIndex) -> List[str]:
+    contacts: List[Optional[IntercomContact]] = list(recent.snapshot_for(payload))
+    if payload.intercom_id:
+        contacts.append(found.by_id(payload.intercom_id))
+    if payload.external_id:
+        contacts.append(found.by_external_id(payload.external_id))
+    if payload.email:
+        contacts.extend(found.by_email(payload.email))
+    return ["contact:" + c.id for c in contacts if c is not None]

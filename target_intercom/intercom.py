@@ -172,6 +172,19 @@ class IntercomClient:
             raise
         return _contact(found)
 
+    def find_contact_by_external_id(self, external_id: str) -> Optional[IntercomContact]:
+        """Users only; unlike search, it sees a contact as soon as it is created."""
+        try:
+            found = self._call(
+                "GET /contacts/find_by_external_id/{id}",
+                lambda: self._sdk.contacts.show_contact_by_external_id(external_id),
+            )
+        except RequestRejected as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        return _contact(found)
+
     def create_contact(self, body: Mapping[str, Any]) -> IntercomContact:
         created = self._call("POST /contacts", lambda: self._sdk.contacts.create(request=dict(body)))
         return _contact(created)
@@ -252,6 +265,8 @@ class IntercomClient:
         """Raise for answers that must not be retried; describe the ones that will be."""
         status = exc.status_code or 0
         code, message = _error_detail(exc.body)
+        if status == 403 and "closed for new task" in message:
+            raise RequestRejected(status, code, message)  # a bulk job that takes no more tasks
         if status in (401, 403):
             detail = f"{status} {code}" if code else str(status)
             raise AuthError(f"Intercom rejected the access token ({detail})")

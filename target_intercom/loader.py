@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
 from target_intercom.attributes import AttributeCatalog
-from target_intercom.identity import ContactIndex, RecentContacts, Resolver, search_queries
+from target_intercom.identity import ContactIndex, RecentContacts, Resolver, group_by_user, search_queries
 from target_intercom.intercom import IntercomClient
 from target_intercom.mapping import ContactPayload
 from target_intercom.state import StateTracker
@@ -69,6 +69,7 @@ class Loader:
         tracker: StateTracker,
         max_concurrency: int,
         max_batches_in_flight: int = 4,
+        one_chain_per_batch: bool = False,
     ) -> None:
         self._client = client
         self._catalog = catalog
@@ -79,6 +80,9 @@ class Loader:
         self._lock = threading.Condition()
         self._in_flight = 0
         self._max_in_flight = max_batches_in_flight
+        # Bulk writes go out a batch at a time, so a batch waits for earlier
+        # batches that share a user as a whole.
+        self._one_chain_per_batch = one_chain_per_batch
         self._failure: Optional[BaseException] = None
         self._next_to_register = 0
         self._looked_up: Dict[int, _BatchRun] = {}
@@ -148,7 +152,7 @@ class Loader:
             self._pool.submit(self._guarded, self._run_chain, chain)
 
     def _register(self, run: _BatchRun) -> List[_Chain]:
-        chains = _chains(run, self._recent)
+        chains = _chains(run, self._recent, self._one_chain_per_batch)
         run.chains_left = len(chains)
         if not chains:
             self._settle(run)
@@ -211,36 +215,9 @@ class Loader:
             raise self._failure
 
 
-def _chains(run: _BatchRun, recent: RecentContacts) -> List[_Chain]:
-    """Group the batch's records into chains of records that may mean the same user."""
-    parent: Dict[str, str] = {}
-
-    def root(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    keyed = []
-    for payload in run.batch.payloads:
-        keys = payload.identity_keys() + _matched_contact_keys(payload, recent, run.found)
-        for key in keys[1:]:
-            parent[root(key)] = root(keys[0])
-        keyed.append((payload, keys))
-    chains: Dict[str, _Chain] = {}
-    for payload, keys in keyed:
-        chain = chains.setdefault(root(keys[0]), _Chain(batch=run, keys=set(), payloads=[]))
-        chain.keys.update(keys)
-        chain.payloads.append(payload)
-    return list(chains.values())
-
-
-def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found: ContactIndex) -> List[str]:
-    contacts = list(recent.snapshot_for(payload))
-    if payload.intercom_id:
-        contacts.append(found.by_id(payload.intercom_id))
-    if payload.external_id:
-        contacts.append(found.by_external_id(payload.external_id))
-    if payload.email:
-        contacts.extend(found.by_email(payload.email))
-    return ["contact:" + c.id for c in contacts if c is not None]
+def _chains(run: _BatchRun, recent: RecentContacts, one_per_batch: bool) -> List[_Chain]:
+    groups = group_by_user(run.batch.payloads, recent, run.found)
+    if one_per_batch:
+        keys = set().union(*(group_keys for group_keys, _ in groups))
+        return [_Chain(batch=run, keys=keys, payloads=list(run.batch.payloads))]
+    return [_Chain(batch=run, keys=group_keys, payloads=payloads) for group_keys, payloads in groups]

@@ -13,6 +13,7 @@ import time
 from typing import IO, Iterable, List, Optional
 
 from target_intercom.attributes import AttributeCatalog
+from target_intercom.bulk import BulkJobs, BulkWriter
 from target_intercom.config import Config
 from target_intercom.identity import RecentContacts
 from target_intercom.intercom import IntercomClient
@@ -72,13 +73,25 @@ class Run:
             stream=config.users_stream,
             dry_run=config.dry_run,
         )
+        self.bulk: Optional[BulkWriter] = None
+        if config.write_mode == "bulk" and not config.dry_run:
+            self.bulk = BulkWriter(
+                client=self.client,
+                catalog=self.catalog,
+                recent=self.recent,
+                upserter=self.upserter,
+                jobs=BulkJobs(self.client, timeout=config.bulk_job_timeout),
+                stats=self.stats,
+                max_concurrency=config.max_concurrency,
+            )
         self.loader = Loader(
             client=self.client,
             catalog=self.catalog,
             recent=self.recent,
-            write_chain=self.upserter.write_chain,
+            write_chain=self.bulk.write_batch if self.bulk else self.upserter.write_chain,
             tracker=self.tracker,
             max_concurrency=config.max_concurrency,
+            one_chain_per_batch=self.bulk is not None,
         )
         self._schemas = SchemaBook()
         self._mapper: Optional[Mapper] = None
@@ -105,6 +118,8 @@ class Run:
         self.loader.close()
 
     def close(self) -> None:
+        if self.bulk is not None:
+            self.bulk.close()
         self.client.close()
         self.ledger.close()
 

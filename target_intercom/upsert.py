@@ -7,9 +7,10 @@ is exactly what the lookup rules would have chosen had search been current.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, Iterator, List, Mapping
 
 from target_intercom.attributes import AttributeCatalog
 from target_intercom.identity import Create, Decision, Reject, RecentContacts, Resolver, Unchanged, Update
@@ -49,10 +50,20 @@ class ContactUpserter:
 
     def upsert(self, payload: ContactPayload, resolver: Resolver) -> None:
         """Write one record, or reject it with a reason; raises only for run-ending failures."""
-        try:
+        with self.rejecting(payload):
             custom = self._catalog.custom_attributes(payload)
-            decision = resolver.decide(payload, custom)
+            self._apply(payload, custom, resolver.decide(payload, custom))
+
+    def apply(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
+        """Carry out a decision already taken (by the bulk writer), rejecting the record on failure."""
+        with self.rejecting(payload):
             self._apply(payload, custom, decision)
+
+    @contextlib.contextmanager
+    def rejecting(self, payload: ContactPayload) -> Iterator[None]:
+        """Turns a record-level failure into a rejection of the record."""
+        try:
+            yield
         except RecordRejected as exc:
             self.reject(payload, exc.reason, exc.code)
         except RequestRejected as exc:
