@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from target_intercom.attributes import AttributeCatalog
-from target_intercom.errors import IntercomUnavailable, TargetError
+from target_intercom.errors import IntercomUnavailable, Interrupted, TargetError
 from target_intercom.identity import Create, RecentContacts, Reject, Resolver, Unchanged, Update, holds
 from target_intercom.intercom import IntercomClient, IntercomContact, RequestRejected
 from target_intercom.mapping import ContactPayload
@@ -122,8 +122,12 @@ class BulkJobs:
             return task.state  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Stop polling; batches still waiting for a task give up."""
         with self._cond:
             self._closed = True
+            for task in self._tasks.values():
+                if task.state is None and task.error is None:
+                    task.error = Interrupted(f"stopped before bulk task of job {task.job_id} finished")
             self._cond.notify_all()
 
     def _job_has_unfinished_tasks(self) -> bool:

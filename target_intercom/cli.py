@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import logging
 import sys
 from typing import Iterable, Iterator, List, Optional, Sequence
 
 from target_intercom import __version__, about
 from target_intercom.config import Config, load_config
-from target_intercom.errors import TargetError
+from target_intercom.errors import Interrupted, TargetError
 from target_intercom.target import Run
 
 logger = logging.getLogger("target_intercom")
+
+# After SIGTERM or SIGINT, writes under way get this long (at most the request
+# timeout) to finish before they are abandoned.
+STOP_GRACE_SECONDS = 10.0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -31,6 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = load_config(args.config, dry_run=args.dry_run)
         handler.setFormatter(_RedactingFormatter([config.access_token]))
+        _stop_on_signals()
         with _open_input(args.input) as lines:
             _run(config, lines)
     except TargetError as exc:
@@ -46,9 +53,28 @@ def _run(config: Config, lines: Iterable[bytes]) -> None:
     run = Run(config, sys.stdout)
     try:
         run.process(lines)
+    except Interrupted as exc:
+        grace = min(STOP_GRACE_SECONDS, config.request_timeout)
+        logger.warning("%s: finishing the writes under way (at most %g s)", exc, grace)
+        if not run.stop(exc, grace):
+            _log_summary(run)
+            logger.error("%s; writes still under way were abandoned", exc)
+            sys.stdout.flush()
+            # Worker threads blocked in requests would hold the exit up to the
+            # request timeout; every confirmed STATE is already printed.
+            os._exit(exc.exit_code)
+        raise
     finally:
         run.close()
         _log_summary(run)
+
+
+def _stop_on_signals() -> None:
+    def handler(signum: int, _frame: object) -> None:
+        raise Interrupted(f"stopped by {signal.Signals(signum).name}", exit_code=128 + signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _log_summary(run: Run) -> None:

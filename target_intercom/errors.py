@@ -37,6 +37,8 @@ class TooManyRejections(TargetError):
 
 
 class Interrupted(TargetError):
-    """The run was stopped by a signal."""
+    """The run was stopped by a signal (exit code 128 + the signal's number)."""
 
-    exit_code = 130
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -23,7 +23,7 @@ import httpx
 from intercom import Intercom
 from intercom.core.api_error import ApiError
 
-from target_intercom.errors import AuthError, IntercomUnavailable
+from target_intercom.errors import AuthError, IntercomUnavailable, Interrupted
 from target_intercom.ratelimit import RateGovernor
 
 logger = logging.getLogger(__name__)
@@ -123,6 +123,12 @@ class IntercomClient:
             token=token, base_url=base_url, headers={"Intercom-Version": version}, httpx_client=self._http
         )
         self.log = RequestLog()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """No more requests and no more retries; requests under way still finish."""
+        self._stopping.set()
+        self._governor.stop()
 
     def close(self) -> None:
         self._http.close()
@@ -258,7 +264,8 @@ class IntercomClient:
                     f"({self._max_retry_time:g} s); last answer: {failure}"
                 )
             logger.info("%s failed (%s); retrying in %.1f s", label, failure, delay)
-            time.sleep(delay)
+            if self._stopping.wait(delay):
+                raise Interrupted(f"stopped while retrying {label}")
             attempt += 1
 
     def _classify(self, label: str, exc: ApiError) -> str:

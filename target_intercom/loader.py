@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
@@ -84,6 +85,7 @@ class Loader:
         # batches that share a user as a whole.
         self._one_chain_per_batch = one_chain_per_batch
         self._failure: Optional[BaseException] = None
+        self._running = 0
         self._next_to_register = 0
         self._looked_up: Dict[int, _BatchRun] = {}
         self._last_chain_by_key: Dict[str, _Chain] = {}
@@ -112,9 +114,19 @@ class Loader:
         self._pool.shutdown(wait=True)
         self.check()
 
-    def abort(self, reason: BaseException) -> None:
+    def stop(self, reason: BaseException, grace: float) -> bool:
+        """Start nothing more; give the writes under way `grace` seconds to finish.
+
+        Returns whether they all finished. Batches they complete still settle
+        and release their STATEs; the others never do.
+        """
         self._fail(reason)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        with self._lock:
+            while self._running and time.monotonic() < deadline:
+                self._lock.wait(deadline - time.monotonic())
+            return self._running == 0
 
     @property
     def failed(self) -> bool:
@@ -198,11 +210,18 @@ class Loader:
         self._lock.notify_all()
 
     def _guarded(self, task: Callable[..., None], *args: object) -> None:
+        with self._lock:
+            if self._failure is not None:
+                return
+            self._running += 1
         try:
-            if self._failure is None:
-                task(*args)
+            task(*args)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the reading thread
             self._fail(exc)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._lock.notify_all()
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:

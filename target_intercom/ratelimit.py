@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Callable, Mapping, Optional
 
+from target_intercom.errors import Interrupted
+
 WINDOW_SECONDS = 10.0
 # The reset time comes from Intercom's clock; a wait longer than a window
 # means the clocks disagree, not that the window is longer.
@@ -36,12 +38,15 @@ class RateGovernor:
         self._local_window = -1.0
         self._local_sent = 0
         self.waited_seconds = 0.0
+        self._stopped = False
 
     def acquire(self) -> None:
         """Block until a request may be sent; counts it as in flight."""
         with self._cond:
             started = self._clock()
             while True:
+                if self._stopped:
+                    raise Interrupted("stopped while waiting for Intercom's rate limit")
                 now = self._clock()
                 wait = self._wait_needed(now)
                 if wait <= 0:
@@ -51,6 +56,12 @@ class RateGovernor:
             if self._local_cap is not None:
                 self._local_sent += 1
             self.waited_seconds += self._clock() - started
+
+    def stop(self) -> None:
+        """Let no more requests go; waiting ones raise `Interrupted`."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
 
     def release(self) -> None:
         """The request has been answered (or failed)."""

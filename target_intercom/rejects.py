@@ -63,9 +63,9 @@ class RejectsLedger:
             if self._file is not None:
                 self._file.write(json.dumps(_file_entry(rejection), ensure_ascii=False, default=str) + "\n")
                 self._file.flush()
-            logger.warning("rejected the record at %s: %s", rejection.describe(), rejection.reason)
             if self.count > self._limit:
                 raise TooManyRejections(self._failure_message(rejection))
+            logger.warning("rejected the record at %s: %s", rejection.describe(), rejection.reason)
 
     def _failure_message(self, rejection: Rejection) -> str:
         message = f"rejected the record at {rejection.describe()}: {rejection.reason}"

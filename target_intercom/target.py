@@ -15,6 +15,7 @@ from typing import IO, Iterable, List, Optional
 from target_intercom.attributes import AttributeCatalog
 from target_intercom.bulk import BulkJobs, BulkWriter
 from target_intercom.config import Config
+from target_intercom.errors import Interrupted, TargetError
 from target_intercom.identity import RecentContacts
 from target_intercom.intercom import IntercomClient
 from target_intercom.loader import Batch, Loader
@@ -101,6 +102,34 @@ class Run:
         self._batches = 0
 
     def process(self, lines: Iterable[bytes]) -> None:
+        """Load everything; on bad input, what was read before it is still loaded and confirmed."""
+        try:
+            self._read(lines)
+        except Interrupted:
+            raise
+        except TargetError:
+            try:
+                self._finish()
+            except TargetError:
+                pass  # the first failure is the one to report
+            raise
+        self._finish()
+
+    def stop(self, reason: Interrupted, grace: float) -> bool:
+        """Stop on a signal: give the writes under way `grace` seconds, then abandon the rest."""
+        if self.loader.stop(reason, grace):
+            return True
+        self.client.stop()
+        if self.bulk is not None:
+            self.bulk.close()
+        return self.loader.stop(reason, grace)
+
+    def _finish(self) -> None:
+        if self._batch:
+            self._send_batch()
+        self.loader.close()
+
+    def _read(self, lines: Iterable[bytes]) -> None:
         for message in read_messages(lines):
             self.loader.check()
             if isinstance(message, RecordMessage):
@@ -113,9 +142,6 @@ class Run:
                 self._schema(message)
             elif isinstance(message, ActivateVersionMessage):
                 logger.info("line %d: ACTIVATE_VERSION for stream %r noted", message.line, message.stream)
-        if self._batch:
-            self._send_batch()
-        self.loader.close()
 
     def close(self) -> None:
         if self.bulk is not None:
