@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from target_intercom.intercom import DataAttribute, IntercomClient, RequestRejected
 from target_intercom.mapping import ContactPayload
@@ -45,7 +45,7 @@ class AttributeCatalog:
         self._attributes: Optional[Dict[str, DataAttribute]] = None
         self._refused: Dict[str, str] = {}
         self._warned: Set[str] = set()
-        self.created: List[str] = []
+        self.created: List[Tuple[str, str]] = []
 
     def prepare(self, payloads: Iterable[ContactPayload]) -> None:
         """Create the custom attributes these payloads write that the workspace lacks."""
@@ -101,7 +101,7 @@ class AttributeCatalog:
         assert self._attributes is not None
         if self._dry_run:
             self._attributes[name] = DataAttribute(name, data_type, True, True, False)
-            self.created.append(name)
+            self.created.append((name, data_type))
             return
         try:
             created = self._client.create_data_attribute(name, data_type)
@@ -114,7 +114,7 @@ class AttributeCatalog:
             logger.error("%s", self._refused[name])
             return
         self._attributes[created.name] = created
-        self.created.append(name)
+        self.created.append((name, created.data_type))
         logger.info("created custom attribute %r (%s)", name, created.data_type)
 
     def _warn_standard(self, name: str) -> None:

@@ -57,7 +57,7 @@ def _run(config: Config, lines: Iterable[bytes]) -> None:
         grace = min(STOP_GRACE_SECONDS, config.request_timeout)
         logger.warning("%s: finishing the writes under way (at most %g s)", exc, grace)
         if not run.stop(exc, grace):
-            _log_summary(run)
+            run.reporter.finish(config.dry_run)
             logger.error("%s; writes still under way were abandoned", exc)
             sys.stdout.flush()
             # Worker threads blocked in requests would hold the exit up to the
@@ -66,7 +66,8 @@ def _run(config: Config, lines: Iterable[bytes]) -> None:
         raise
     finally:
         run.close()
-        _log_summary(run)
+    if config.dry_run:
+        sys.stderr.write("".join(line + "\n" for line in run.plan()))
 
 
 def _stop_on_signals() -> None:
@@ -75,20 +76,6 @@ def _stop_on_signals() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-
-
-def _log_summary(run: Run) -> None:
-    counts = run.stats.snapshot()
-    logger.info(
-        "summary: %d users read; %screated %d, updated %d, unchanged %d, rejected %d; %d API requests",
-        counts["read"],
-        "planned (dry run): " if run.config.dry_run else "",
-        counts["created"],
-        counts["updated"],
-        counts["unchanged"],
-        counts["rejected"],
-        run.client.log.total,
-    )
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:

@@ -148,6 +148,13 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "default": 0,
             "description": "Rejected records tolerated before the run fails (0: fail on the first).",
         },
+        "progress_interval": {
+            "type": "number",
+            "exclusiveMinimum": True,
+            "minimum": 0,
+            "default": 10,
+            "description": "Seconds between progress lines and metrics on stderr.",
+        },
         "dry_run": {
             "type": "boolean",
             "default": False,
@@ -177,6 +184,7 @@ class Config:
     max_retry_time: float
     rejected_records_file: Optional[str]
     max_rejected_records: int
+    progress_interval: float
     dry_run: bool
 
 
@@ -223,6 +231,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         max_retry_time=float(settings["max_retry_time"]),
         rejected_records_file=settings.get("rejected_records_file"),
         max_rejected_records=settings["max_rejected_records"],
+        progress_interval=float(settings["progress_interval"]),
         dry_run=bool(settings["dry_run"]),
     )
 

@@ -92,10 +92,10 @@ class RequestLog:
             self.counts[key] = self.counts.get(key, 0) + 1
             self.seconds[key] = self.seconds.get(key, 0.0) + seconds
 
-    @property
-    def total(self) -> int:
+    def totals(self) -> Dict[str, Tuple[int, float]]:
+        """"<endpoint> <status>" -> (requests, seconds spent in them)."""
         with self._lock:
-            return sum(self.counts.values())
+            return {key: (count, self.seconds[key]) for key, count in self.counts.items()}
 
 
 class IntercomClient:

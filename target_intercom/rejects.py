@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import IO, Any, Dict, Optional
+from typing import IO, Any, Dict, List, Optional
 
 from target_intercom.errors import ConfigError, TooManyRejections
 
@@ -45,10 +45,13 @@ class Rejection:
 
 
 class RejectsLedger:
-    def __init__(self, path: Optional[str], limit: int) -> None:
+    def __init__(self, path: Optional[str], limit: int, keep: int = 0) -> None:
         self._limit = limit
         self._lock = threading.Lock()
         self.count = 0
+        # The first `keep` rejections, for a dry run's plan.
+        self._keep = keep
+        self.kept: List[Rejection] = []
         self._file: Optional[IO[str]] = None
         if path:
             try:
@@ -60,6 +63,8 @@ class RejectsLedger:
         """Account for one rejected record; raises once the limit is passed."""
         with self._lock:
             self.count += 1
+            if len(self.kept) < self._keep:
+                self.kept.append(rejection)
             if self._file is not None:
                 self._file.write(json.dumps(_file_entry(rejection), ensure_ascii=False, default=str) + "\n")
                 self._file.flush()

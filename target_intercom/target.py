@@ -28,7 +28,7 @@ from target_intercom.messages import (
     StateMessage,
     read_messages,
 )
-from target_intercom.metrics import RunStats
+from target_intercom.metrics import Reporter, RunStats
 from target_intercom.ratelimit import RateGovernor
 from target_intercom.rejects import RecordRejected, Rejection, RejectsLedger
 from target_intercom.state import StateTracker
@@ -36,6 +36,7 @@ from target_intercom.upsert import ContactUpserter
 
 logger = logging.getLogger(__name__)
 
+PLAN_REJECTIONS_SHOWN = 50
 # A STATE arriving while a partial batch has waited this long sends the batch
 # on, so a slow tap's state is not held back until the batch fills.
 MAX_BATCH_AGE_SECONDS = 5.0
@@ -59,9 +60,11 @@ class Run:
         )
         self.catalog = AttributeCatalog(self.client, dry_run=config.dry_run)
         self.recent = RecentContacts()
+        # A dry run reports every rejection in its plan instead of failing on one.
         self.ledger = RejectsLedger(
             None if config.dry_run else config.rejected_records_file,
             limit=2**62 if config.dry_run else config.max_rejected_records,
+            keep=PLAN_REJECTIONS_SHOWN if config.dry_run else 0,
         )
         # A dry run writes nothing, so it may confirm no STATE.
         self.tracker = StateTracker(None if config.dry_run else out)
@@ -94,6 +97,13 @@ class Run:
             max_concurrency=config.max_concurrency,
             one_chain_per_batch=self.bulk is not None,
         )
+        self.reporter = Reporter(
+            self.stats,
+            requests=self.client.log.totals,
+            rate_limit_wait=lambda: self.governor.waited_seconds,
+            stream=config.users_stream,
+            interval=config.progress_interval,
+        )
         self._schemas = SchemaBook()
         self._mapper: Optional[Mapper] = None
         self._batch: List[ContactPayload] = []
@@ -103,6 +113,7 @@ class Run:
 
     def process(self, lines: Iterable[bytes]) -> None:
         """Load everything; on bad input, what was read before it is still loaded and confirmed."""
+        self.reporter.start()
         try:
             self._read(lines)
         except Interrupted:
@@ -148,6 +159,23 @@ class Run:
             self.bulk.close()
         self.client.close()
         self.ledger.close()
+        self.reporter.finish(self.config.dry_run)
+
+    def plan(self) -> List[str]:
+        """What a dry run would have done, one line each."""
+        counts = self.stats.snapshot()
+        lines = [
+            "plan (dry run, nothing was written): "
+            f"create {counts['created']}, update {counts['updated']}, "
+            f"unchanged {counts['unchanged']}, reject {counts['rejected']}"
+        ]
+        created = ", ".join(f"{name} ({data_type})" for name, data_type in self.catalog.created)
+        lines.append(f"plan: custom attributes to create: {created or 'none'}")
+        for rejection in self.ledger.kept:
+            lines.append(f"plan: reject the record at {rejection.describe()}: {rejection.reason}")
+        if self.ledger.count > len(self.ledger.kept):
+            lines.append(f"plan: ... and {self.ledger.count - len(self.ledger.kept)} more rejections")
+        return lines
 
     def _schema(self, message: SchemaMessage) -> None:
         self._schemas.add(message)
