@@ -23,7 +23,7 @@ setup(
         "sniffio",
     ],
     extras_require={
-        "test": ["pytest>=7", "pyyaml>=6"],
+        "test": ["pytest>=7", "pyyaml>=6", "cryptography>=3.1"],
     },
     entry_points={"console_scripts": ["target-intercom=target_intercom.cli:main"]},
     classifiers=[

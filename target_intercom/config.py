@@ -68,11 +68,11 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
         },
         "reserved_field_overrides": {
             "type": "object",
-            "additionalProperties": {"type": "string", "minLength": 1},
+            "additionalProperties": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]},
             "default": {},
             "description": (
                 "Maps an Intercom core field to the source field that holds it, "
-                'e.g. {"name": "full_name", "email": "email_address"}.'
+                'e.g. {"name": "full_name", "email": "email_address"}; null: no source field.'
             ),
         },
         "region": {

@@ -17,6 +17,7 @@ up to minutes.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ from target_intercom.mapping import ContactPayload
 
 # At most this many values per IN filter; a bigger batch is looked up in parts.
 MAX_IN_VALUES = 100
+# Intercom's contact ids are 24 hexadecimal digits.
+_INTERCOM_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def looks_like_intercom_id(value: str) -> bool:
+    return bool(_INTERCOM_ID.match(value))
 
 
 @dataclass(frozen=True)

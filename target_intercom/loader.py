@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
 from target_intercom.attributes import AttributeCatalog
-from target_intercom.identity import ContactIndex, RecentContacts, Resolver, group_by_user, search_queries
+from target_intercom.identity import (
+    ContactIndex,
+    RecentContacts,
+    Resolver,
+    group_by_user,
+    looks_like_intercom_id,
+    search_queries,
+)
 from target_intercom.intercom import IntercomClient
 from target_intercom.mapping import ContactPayload
 from target_intercom.state import StateTracker
@@ -86,6 +93,7 @@ class Loader:
         self._one_chain_per_batch = one_chain_per_batch
         self._failure: Optional[BaseException] = None
         self._running = 0
+        self._warned_unknown_id = False
         self._next_to_register = 0
         self._looked_up: Dict[int, _BatchRun] = {}
         self._last_chain_by_key: Dict[str, _Chain] = {}
@@ -142,13 +150,24 @@ class Loader:
                 found.add(contact)
         for payload in payloads:
             if payload.intercom_id and not found.by_id(payload.intercom_id):
-                # Search lags writes; a lookup by id does not.
-                contact = self._client.find_contact(payload.intercom_id)
-                if contact is not None:
-                    found.add(contact)
+                self._look_up_by_id(payload.intercom_id, found)
         self._catalog.prepare(run.batch.payloads)
         run.resolver = Resolver(found, self._recent)
         self._register_in_order(run)
+
+    def _look_up_by_id(self, contact_id: str, found: ContactIndex) -> None:
+        # Search lags writes; a lookup by id does not. A value that cannot be
+        # an Intercom id is not worth a request, but is worth a warning.
+        contact = self._client.find_contact(contact_id) if looks_like_intercom_id(contact_id) else None
+        if contact is not None:
+            found.add(contact)
+        elif not self._warned_unknown_id:
+            self._warned_unknown_id = True
+            logger.warning(
+                "records name Intercom contact ids that do not exist; the field they come from (id unless "
+                "reserved_field_overrides says otherwise) must hold Intercom's contact id. If it holds your "
+                'own user id, set reserved_field_overrides to {"user_id": "id", "id": null}'
+            )
 
     def _register_in_order(self, run: _BatchRun) -> None:
         # Batches are looked up concurrently but must claim their keys in

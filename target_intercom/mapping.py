@@ -22,6 +22,9 @@ from target_intercom.values import ValueRejected, json_text, to_boolean, to_inte
 logger = logging.getLogger(__name__)
 
 FLATTEN_SEPARATOR = "__"
+# Fields Singer taps and SDKs add about the record itself (_sdc_extracted_at,
+# _sdc_filename, ...): bookkeeping, not facts about the user, so never sent.
+SINGER_METADATA_PREFIX = "_sdc_"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 # Intercom field -> the source fields that may hold it, in order of preference.
@@ -81,8 +84,9 @@ class Mapper:
     ) -> None:
         self._owner_id_as_text = owner_id_as_text
         self._properties: Mapping[str, Any] = (schema or {}).get("properties") or {}
+        # An override of None says the records have no source for that field.
         self._sources = [
-            (target, tuple(overrides.get(alias, alias) for alias in aliases))
+            (target, tuple(source for source in (overrides.get(alias, alias) for alias in aliases) if source))
             for target, aliases in _CORE_SOURCES
         ]
         used = {source for _, sources in self._sources for source in sources}
@@ -107,7 +111,7 @@ class Mapper:
         custom: Dict[str, Any] = {}
         custom_types: Dict[str, Optional[str]] = {}
         for name, value in record.items():
-            if name in self._used:
+            if name in self._used or name.startswith(SINGER_METADATA_PREFIX):
                 continue
             if name in self._shadowed:
                 self._warn_shadowed(name)

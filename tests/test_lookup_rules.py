@@ -165,3 +165,22 @@ def test_running_the_same_input_twice_creates_no_duplicates_and_writes_nothing_n
     assert emulator.count("POST /contacts") + emulator.count("PUT /contacts/{id}") == writes_after_first
     assert "unchanged 30" in second.stderr
     assert second.states == [{"n": 30}]
+
+
+def test_a_taps_own_id_can_be_declared_the_user_id(target, emulator) -> None:
+    overrides = {"user_id": "id", "id": None}
+    messages = [schema("users", {"id": {"type": "integer"}, "email": {}}), record({"id": 7, "email": "seven@example.com"})]
+    result = target.run(messages, config={"reserved_field_overrides": overrides})
+    assert result.returncode == 0, result
+    [contact] = users(emulator)
+    assert (contact["external_id"], contact["email"]) == ("7", "seven@example.com")
+    assert emulator.count("GET /contacts/{id}") == 0
+
+
+def test_ids_that_are_not_intercom_ids_are_warned_about_once_and_cost_no_lookups(target, emulator) -> None:
+    messages = [schema()] + [record({"id": str(i), "email": f"p{i}@example.com"}) for i in range(5)]
+    result = target.run(messages)
+    assert result.returncode == 0, result
+    assert len(users(emulator)) == 5
+    assert result.stderr.count("records name Intercom contact ids that do not exist") == 1
+    assert emulator.count("GET /contacts/{id}") == 0

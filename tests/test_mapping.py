@@ -188,3 +188,12 @@ def test_dates_become_unix_seconds_in_utc(target, emulator, value, expected) -> 
     result = target.run([schema("users", props), record({"user_id": "u1", "signed_up_at": value})])
     assert result.returncode == 0, result
     assert only_contact(emulator)["signed_up_at"] == expected
+
+
+def test_singer_metadata_fields_are_never_sent(target, emulator) -> None:
+    props = {"user_id": {"type": "string"}, "plan": {"type": "string"}, "_sdc_extracted_at": {"type": "string"}}
+    rec = {"user_id": "u1", "plan": "pro", "_sdc_extracted_at": "2026-11-27T00:00:00Z", "_sdc_filename": "x.jsonl"}
+    result = target.run([schema("users", props), record(rec)])
+    assert result.returncode == 0, result
+    assert only_contact(emulator)["custom_attributes"] == {"plan": "pro"}
+    assert attribute_types(emulator) == {"plan": "string"}
