@@ -250,13 +250,14 @@ def search_queries(payloads: Sequence[ContactPayload]) -> List[Dict[str, Any]]:
             queries.append({"field": field, "operator": "IN", "value": values[start : start + MAX_IN_VALUES]})
     if not queries:
         return []
-    # Intercom allows 15 filters per group; one group per query keeps within it.
+    # Intercom allows 15 filters per group and two levels of nesting, and its
+    # schema wants a group's filters all single or all groups.
+    role = {"field": "role", "operator": "=", "value": "user"}
     groups = [queries[i : i + 15] for i in range(0, len(queries), 15)]
     return [
-        {"operator": "AND", "value": [
-            {"field": "role", "operator": "=", "value": "user"},
-            {"operator": "OR", "value": group} if len(group) > 1 else group[0],
-        ]}
+        {"operator": "AND", "value": [role, group[0]]}
+        if len(group) == 1
+        else {"operator": "AND", "value": [{"operator": "AND", "value": [role]}, {"operator": "OR", "value": group}]}
         for group in groups
     ]
 
