@@ -38,12 +38,12 @@ class RateGovernor:
         self._local_window = -1.0
         self._local_sent = 0
         self.waited_seconds = 0.0
+        self._held_since: Optional[float] = None
         self._stopped = False
 
     def acquire(self) -> None:
         """Block until a request may be sent; counts it as in flight."""
         with self._cond:
-            started = self._clock()
             while True:
                 if self._stopped:
                     raise Interrupted("stopped while waiting for Intercom's rate limit")
@@ -51,11 +51,16 @@ class RateGovernor:
                 wait = self._wait_needed(now)
                 if wait <= 0:
                     break
+                if self._held_since is None:
+                    self._held_since = now
                 self._cond.wait(timeout=min(wait, _MAX_WAIT))
+            if self._held_since is not None:
+                # Wall time during which requests were held, however many waited.
+                self.waited_seconds += now - self._held_since
+                self._held_since = None
             self._in_flight += 1
             if self._local_cap is not None:
                 self._local_sent += 1
-            self.waited_seconds += self._clock() - started
 
     def stop(self) -> None:
         """Let no more requests go; waiting ones raise `Interrupted`."""
