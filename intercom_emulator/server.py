@@ -225,7 +225,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             pass
 
     def _dispatch(self) -> None:
-        self._handled = True
         started = time.time()
         path, _, qs = self.path.partition("?")
         try:
@@ -238,6 +237,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             status, obj = self.server.admin(self.command, path, qs, raw_body)
             self._send(_Reply(status, _dumps(obj)))
             return
+        # Only API requests count toward the server's CPU per request.
+        self._handled = True
         self._api(path, qs, raw_body, started)
 
     # ---- the API pipeline ------------------------------------------------------------------------

@@ -1,0 +1,343 @@
+"""Shared by the benchmark scripts: the emulator as a subprocess, measured child processes, the machine."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Dict, Iterable, List, Optional, Sequence
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "results"
+WINDOW_SECONDS = 10
+
+
+def log(message: str) -> None:
+    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), message))
+    sys.stderr.flush()
+
+
+def window_limit(per_minute: int) -> int:
+    """Requests the emulator (like Intercom) allows per 10-second window for a per-minute quota."""
+    return int(math.ceil(per_minute / 6))
+
+
+# ---- the emulator --------------------------------------------------------------------------------
+
+
+class EmulatorProcess:
+    """``python -m intercom_emulator`` in a subprocess, driven through its admin HTTP interface."""
+
+    def __init__(self, token: str, latency: float, jitter: float, rate_limit: int, log_path: Path) -> None:
+        self.token = token
+        self.latency = latency
+        self.jitter = jitter
+        self.rate_limit = rate_limit
+        self._log_path = log_path
+        self._log: Optional[IO[bytes]] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self.url = ""
+
+    def __enter__(self) -> "EmulatorProcess":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        command = [sys.executable, "-m", "intercom_emulator", "--port", "0", "--token", self.token,
+                   "--latency", repr(self.latency), "--jitter", repr(self.jitter),
+                   "--rate-limit", str(self.rate_limit)]
+        self._log = open(self._log_path, "wb")
+        self.proc = subprocess.Popen(command, cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=self._log,
+                                     stdin=subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()
+        if "listening on " not in line:
+            self.__exit__()
+            raise RuntimeError("the emulator did not start (%r); see %s" % (line, self._log_path))
+        self.url = line.rsplit(" ", 1)[1]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def admin(self, method: str, action: str, body: Any = None, timeout: float = 600) -> Any:
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        request = urllib.request.Request(self.url + "/_emulator/" + action, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def reset(self) -> None:
+        self.admin("POST", "reset")
+
+    def seed(self, data_attributes: List[Dict[str, Any]], contacts: Iterable[Dict[str, Any]],
+             chunk: int = 20_000) -> int:
+        """Seed through POST /_emulator/seed, in chunks so that neither side holds a huge body."""
+        self.admin("POST", "seed", {"data_attributes": data_attributes, "contacts": [], "visible": True})
+        sent = 0
+        batch: List[Dict[str, Any]] = []
+        for contact in contacts:
+            batch.append(contact)
+            if len(batch) >= chunk:
+                sent += self.admin("POST", "seed", {"contacts": batch, "visible": True})["contacts"]
+                batch = []
+        if batch:
+            sent += self.admin("POST", "seed", {"contacts": batch, "visible": True})["contacts"]
+        return sent
+
+    def stats(self) -> Dict[str, Any]:
+        return self.admin("GET", "stats")
+
+    def requests(self, limit: int) -> List[Dict[str, Any]]:
+        return self.admin("GET", "requests?limit=%d" % max(1, limit))["requests"]
+
+    def contacts(self) -> List[Dict[str, Any]]:
+        return self.admin("GET", "contacts?include_archived=1")["contacts"]
+
+
+# ---- measured child processes ------------------------------------------------------------------
+
+
+@dataclass
+class ChildResult:
+    exit_code: int
+    wall_seconds: float
+    started: float  # time.time() just before the command was started
+    ended: float  # time.time() just after it was reaped
+    peak_rss_kib: int  # the command's own ru_maxrss (KiB on Linux), via measure_child.py
+    cpu_seconds: float  # user + system CPU of the command
+    samples: List[Dict[str, Any]] = field(default_factory=list)
+    polled_hwm_kib: Optional[int] = None  # the largest VmHWM read from /proc while sampling (a cross-check)
+
+
+def target_command(config_path: str) -> List[str]:
+    """The installed ``target-intercom`` console script next to this interpreter, else ``-m``."""
+    script = Path(sys.executable).parent / "target-intercom"
+    if script.exists():
+        return [str(script), "--config", config_path]
+    found = shutil.which("target-intercom")
+    if found:
+        return [found, "--config", config_path]
+    return [sys.executable, "-m", "target_intercom", "--config", config_path]
+
+
+def run_measured(command: Sequence[str], *, stdin: Any, stdout: Any, stderr: Any,
+                 feed: Optional[Iterable[str]] = None, sample_every: float = 0.0,
+                 progress: Optional[List[int]] = None, tee_stderr: Optional[IO[bytes]] = None) -> ChildResult:
+    """Run a command to its end under measure_child.py: exit code, wall time, CPU and peak RSS.
+
+    The command's ``ru_maxrss`` comes from ``os.wait4`` in that small launcher, not
+    in this process (see measure_child.py for why). With ``feed``, ``stdin`` must be
+    ``subprocess.PIPE``: the lines are written to the command's stdin as they are
+    generated (nothing is held in memory), then stdin is closed. With
+    ``sample_every``, VmRSS and VmHWM are read from /proc every that many seconds,
+    with the number of lines fed so far (``progress[0]``). With ``tee_stderr`` (and
+    ``stderr=subprocess.PIPE``), the command's stderr goes both to that file and to ours.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    fd, result_path = tempfile.mkstemp(prefix="bench-child-", suffix=".json")
+    os.close(fd)
+    os.unlink(result_path)
+    launcher = [sys.executable, str(BENCH / "measure_child.py"), result_path, "--"] + list(command)
+    proc = subprocess.Popen(launcher, stdin=stdin, stdout=stdout, stderr=stderr, cwd=str(REPO), env=env)
+    samples: List[Dict[str, Any]] = []
+    hwm: List[int] = []
+    tee = None
+    if tee_stderr is not None:
+        tee = threading.Thread(target=_tee, args=(proc.stderr, tee_stderr), daemon=True)
+        tee.start()
+    stop = threading.Event()
+    sampler = None
+    if sample_every > 0:
+        sampler = threading.Thread(target=_sample_rss, args=(result_path, sample_every, stop, samples, hwm, progress),
+                                   daemon=True)
+        sampler.start()
+    if feed is not None:
+        assert proc.stdin is not None
+        try:
+            buffer: List[str] = []
+            for line in feed:
+                buffer.append(line)
+                if len(buffer) >= 500:
+                    proc.stdin.write("".join(buffer).encode())
+                    if progress is not None:
+                        progress[0] += len(buffer)
+                    buffer = []
+            if buffer:
+                proc.stdin.write("".join(buffer).encode())
+                if progress is not None:
+                    progress[0] += len(buffer)
+        except BrokenPipeError:
+            pass  # the command stopped reading (it failed); its exit code tells
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+    proc.wait()
+    stop.set()
+    if sampler is not None:
+        sampler.join()
+    if tee is not None:
+        tee.join()
+        proc.stderr.close()
+    try:
+        with open(result_path) as handle:
+            result = json.load(handle)
+        os.unlink(result_path)
+    except (OSError, ValueError):
+        raise RuntimeError("measure_child.py did not report (exit code %s): %s" % (proc.returncode, launcher))
+    if "exit_code" not in result:
+        raise RuntimeError("measure_child.py stopped before its command ended (exit code %s)" % proc.returncode)
+    return ChildResult(exit_code=result["exit_code"], wall_seconds=result["wall_seconds"],
+                       started=result["started"], ended=result["ended"], peak_rss_kib=result["peak_rss_kib"],
+                       cpu_seconds=result["cpu_seconds"], samples=samples, polled_hwm_kib=max(hwm) if hwm else None)
+
+
+def _tee(source: IO[bytes], copy: IO[bytes]) -> None:
+    for line in iter(source.readline, b""):
+        copy.write(line)
+        copy.flush()
+        sys.stderr.write(line.decode(errors="replace"))
+        sys.stderr.flush()
+
+
+def _sample_rss(result_path: str, every: float, stop: threading.Event, samples: List[Dict[str, Any]],
+                hwm: List[int], progress: Optional[List[int]]) -> None:
+    pid = None
+    t0 = time.monotonic()
+    while not stop.wait(every):
+        if pid is None:
+            try:
+                with open(result_path) as handle:
+                    pid = json.load(handle)["pid"]
+            except (OSError, ValueError, KeyError):
+                continue
+        rss, peak = read_status_kib(pid, "VmRSS"), read_status_kib(pid, "VmHWM")
+        if rss is None or peak is None:
+            return  # it has ended (a zombie has no Vm* lines)
+        hwm.append(peak)
+        samples.append({"t": round(time.monotonic() - t0, 1), "lines_fed": progress[0] if progress else None,
+                        "rss_kib": rss})
+
+
+def read_status_kib(pid: int, key: str) -> Optional[int]:
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# ---- the machine ----------------------------------------------------------------------------------
+
+
+def machine() -> Dict[str, str]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    ram = read_meminfo_kib("MemTotal")
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram": "%.1f GiB" % (ram / 1024 / 1024) if ram else "unknown",
+        "python": "%s (%s)" % (platform.python_version(), sys.executable),
+        "os": "%s %s" % (platform.system(), platform.release()),
+        "code": git_description(),
+    }
+
+
+def read_meminfo_kib(key: str) -> Optional[int]:
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def git_description() -> str:
+    """The commit measured, and the files of the target and emulator that differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(REPO), capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "target_intercom", "intercom_emulator",
+                                "setup.py"], cwd=str(REPO), capture_output=True, text=True,
+                               timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    changed = [line[3:] for line in dirty if line.strip()]
+    if changed:
+        return "%s + uncommitted changes to %s" % (head or "?", ", ".join(changed))
+    return head or "unknown"
+
+
+def source_digest() -> str:
+    """A short hash of target_intercom/*.py as they are now (the target is installed in editable mode)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "target_intercom").glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def machine_lines(info: Dict[str, str]) -> List[str]:
+    return ["| | |", "|---|---|"] + ["| %s | %s |" % (key, value) for key, value in info.items()]
+
+
+def results_path(suffix: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RESULTS / ("%s%s" % (stamp, suffix))
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return lines
+
+
+def mib(kib: int) -> str:
+    """KiB as MiB (1 MiB = 1,048,576 bytes; 150 MB = 143.1 MiB)."""
+    return "%.1f MiB" % (kib / 1024)
