@@ -40,8 +40,10 @@ def window_limit(per_minute: int) -> int:
 class EmulatorProcess:
     """``python -m intercom_emulator`` in a subprocess, driven through its admin HTTP interface."""
 
-    def __init__(self, token: str, latency: float, jitter: float, rate_limit: int, log_path: Path) -> None:
+    def __init__(self, token: str, latency: float, jitter: float, rate_limit: int, log_path: Path,
+                 bulk_task_delay: float = 0.2) -> None:
         self.token = token
+        self.bulk_task_delay = bulk_task_delay
         self.latency = latency
         self.jitter = jitter
         self.rate_limit = rate_limit
@@ -55,7 +57,7 @@ class EmulatorProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         command = [sys.executable, "-m", "intercom_emulator", "--port", "0", "--token", self.token,
                    "--latency", repr(self.latency), "--jitter", repr(self.jitter),
-                   "--rate-limit", str(self.rate_limit)]
+                   "--rate-limit", str(self.rate_limit), "--bulk-task-delay", repr(self.bulk_task_delay)]
         self._log = open(self._log_path, "wb")
         self.proc = subprocess.Popen(command, cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL)
