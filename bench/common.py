@@ -343,3 +343,13 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
 def mib(kib: int) -> str:
     """KiB as MiB (1 MiB = 1,048,576 bytes; 150 MB = 143.1 MiB)."""
     return "%.1f MiB" % (kib / 1024)
+
+
+def summary_line(stderr_path: Path) -> Optional[str]:
+    """The target's final summary line in a run's stderr (else its last line)."""
+    try:
+        lines = stderr_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    found = [line for line in lines if "summary:" in line]
+    return found[-1] if found else (lines[-1] if lines else None)

@@ -38,6 +38,7 @@ from common import (  # noqa: E402
     results_path,
     run_measured,
     source_digest,
+    summary_line,
     table,
     target_command,
 )
@@ -152,15 +153,6 @@ def rss_at_progress(samples: List[Dict[str, Any]], total_lines: int) -> Dict[str
         before = [s for s in samples if s["lines_fed"] is not None and s["lines_fed"] <= share * total_lines]
         out["%d%%" % int(share * 100)] = before[-1]["rss_kib"] if before else None
     return out
-
-
-def summary_line(stderr_path: Path) -> Optional[str]:
-    try:
-        lines = stderr_path.read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    found = [line for line in lines if "summary:" in line]
-    return found[-1] if found else (lines[-1] if lines else None)
 
 
 def _summary_count(summary: Optional[str], word: str) -> Optional[int]:

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads  # noqa: E402
 from common import (  # noqa: E402
     BENCH,
-    WINDOW_SECONDS,
     ChildResult,
     EmulatorProcess,
+    WINDOW_SECONDS,
     log,
     machine,
     machine_lines,
@@ -42,6 +42,7 @@ from common import (  # noqa: E402
     results_path,
     run_measured,
     source_digest,
+    summary_line,
     table,
     target_command,
     window_limit,
@@ -267,15 +268,6 @@ def write_timeline(path: Path, records: List[Dict[str, Any]]) -> None:
         writer.writerow(["time", "duration", "endpoint", "status"])
         for r in records:
             writer.writerow(["%.4f" % r["time"], "%.4f" % r["duration"], r["endpoint"], r["status"]])
-
-
-def summary_line(stderr_path: Path) -> Optional[str]:
-    try:
-        lines = stderr_path.read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    found = [line for line in lines if "summary:" in line]
-    return found[-1] if found else (lines[-1] if lines else None)
 
 
 def describe_failure(result: Dict[str, Any]) -> str:
