@@ -172,9 +172,9 @@ class BulkJobs:
         finished = False
         with self._cond:
             for reported in job.get("tasks") or []:
-                task = self._tasks.get(reported["id"])
-                if task is not None and task.state is None and reported.get("state") in FINISHED:
-                    task.state = reported["state"]
+                waiting = self._tasks.get(reported["id"])
+                if waiting is not None and waiting.state is None and reported.get("state") in FINISHED:
+                    waiting.state = reported["state"]
                     finished = True
             self._cond.notify_all()
         return finished

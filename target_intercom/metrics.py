@@ -111,22 +111,22 @@ class Reporter:
         for outcome in OUTCOMES:
             delta = counts[outcome] - self._counts_reported.get(outcome, 0)
             if delta:
-                tags = {"endpoint": self._stream, "outcome": outcome}
-                log_metric(logger, Point("counter", "record_count", delta, tags))
+                counter_tags = {"endpoint": self._stream, "outcome": outcome}
+                log_metric(logger, Point("counter", "record_count", delta, counter_tags))
         self._counts_reported = counts
         for key, (count, seconds) in sorted(self._requests().items()):
             before_count, before_seconds = self._requests_reported.get(key, (0, 0.0))
             if count == before_count:
                 continue
             endpoint, status = key.rsplit(" ", 1)
-            tags = {
+            timer_tags: Dict[str, object] = {
                 "endpoint": endpoint,
                 "status": "succeeded" if status == "ok" else "failed",
                 "http_status_code": status if status.isdigit() else None,
                 "requests": count - before_count,
             }
             mean = (seconds - before_seconds) / (count - before_count)
-            log_metric(logger, Point("timer", "http_request_duration", round(mean, 6), _no_none(tags)))
+            log_metric(logger, Point("timer", "http_request_duration", round(mean, 6), _no_none(timer_tags)))
             self._requests_reported[key] = (count, seconds)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from typing import Any, Deque, Optional, Set, TextIO, Tuple
+from typing import IO, Any, Deque, Optional, Set, Tuple
 
 
 class StateTracker:
-    def __init__(self, out: Optional[TextIO]) -> None:
+    def __init__(self, out: Optional[IO[str]]) -> None:
         """`out` None (a dry run) confirms nothing, so prints nothing."""
         self._out = out
         self._lock = threading.Lock()
