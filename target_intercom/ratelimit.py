@@ -31,6 +31,8 @@ class RateGovernor:
         self._cond = threading.Condition()
         self._remaining: Optional[int] = None
         self._reset_at: Optional[float] = None
+        self._limit: Optional[int] = None
+        self._answered = False
         self._in_flight = 0
         self._local_cap = (
             math.floor(max_requests_per_minute * WINDOW_SECONDS / 60.0) if max_requests_per_minute else None
@@ -76,17 +78,20 @@ class RateGovernor:
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn the window's state from a response's rate-limit headers."""
-        try:
-            remaining = int(headers["x-ratelimit-remaining"])
-            reset_at = float(headers["x-ratelimit-reset"])
-        except (KeyError, ValueError):
-            return
         with self._cond:
+            self._answered = True
+            self._cond.notify_all()
+            try:
+                remaining = int(headers["x-ratelimit-remaining"])
+                reset_at = float(headers["x-ratelimit-reset"])
+            except (KeyError, ValueError):
+                return
+            if "x-ratelimit-limit" in headers and headers["x-ratelimit-limit"].isdigit():
+                self._limit = int(headers["x-ratelimit-limit"])
             if self._reset_at is None or reset_at > self._reset_at:
                 self._reset_at, self._remaining = reset_at, remaining
             elif reset_at == self._reset_at and self._remaining is not None:
                 self._remaining = min(self._remaining, remaining)
-            self._cond.notify_all()
 
     def exhausted_until(self, reset_at: float) -> None:
         """A 429 says the window is spent until `reset_at`."""
@@ -95,10 +100,17 @@ class RateGovernor:
                 self._reset_at, self._remaining = reset_at, 0
 
     def _wait_needed(self, now: float) -> float:
+        """Seconds to wait before the next request (at most; a response may end it sooner)."""
         if self._reset_at is not None and now >= self._reset_at:
-            self._reset_at, self._remaining = None, None
+            # A new window: until an answer says otherwise, it holds the full limit.
+            self._reset_at, self._remaining = None, self._limit
+        if not self._answered and self._in_flight:
+            return _MAX_WAIT  # the first request learns the limit before others go
         if self._remaining is not None and self._remaining - self._in_flight <= 0:
-            return min(self._reset_at - now, _MAX_WAIT) + 0.01  # type: ignore[operator]
+            if self._reset_at is None:
+                # The answers under way will say when the window resets.
+                return _MAX_WAIT if self._in_flight else 0.0
+            return min(self._reset_at - now, _MAX_WAIT) + 0.01
         if self._local_cap is not None:
             window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
             if window != self._local_window:
