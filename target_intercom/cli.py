@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import logging
 import sys
 from typing import Iterable, Iterator, List, Optional, Sequence
@@ -19,6 +18,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 from target_intercom import __version__, about
 from target_intercom.config import Config, load_config
 from target_intercom.errors import Interrupted, TargetError
+from target_intercom.stop import StopRequest
 from target_intercom.target import Run
 
 logger = logging.getLogger("target_intercom")
@@ -37,9 +37,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = load_config(args.config, dry_run=args.dry_run)
         handler.setFormatter(_RedactingFormatter([config.access_token]))
-        _stop_on_signals()
+        stop = StopRequest()
+        stop.install()
         with _open_input(args.input) as lines:
-            _run(config, lines)
+            _run(config, lines, stop)
     except TargetError as exc:
         logger.error("%s", exc)
         return exc.exit_code
@@ -49,8 +50,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def _run(config: Config, lines: Iterable[bytes]) -> None:
-    run = Run(config, sys.stdout)
+def _run(config: Config, lines: Iterable[bytes], stop: StopRequest) -> None:
+    run = Run(config, sys.stdout, stop)
     try:
         run.process(lines)
     except Interrupted as exc:
@@ -68,14 +69,6 @@ def _run(config: Config, lines: Iterable[bytes]) -> None:
         run.close()
     if config.dry_run:
         sys.stderr.write("".join(line + "\n" for line in run.plan()))
-
-
-def _stop_on_signals() -> None:
-    def handler(signum: int, _frame: object) -> None:
-        raise Interrupted(f"stopped by {signal.Signals(signum).name}", exit_code=128 + signum)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:

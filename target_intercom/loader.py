@@ -34,6 +34,7 @@ from target_intercom.identity import (
 from target_intercom.intercom import IntercomClient
 from target_intercom.mapping import ContactPayload
 from target_intercom.state import StateTracker
+from target_intercom.stop import POLL_SECONDS, StopRequest
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Loader:
         recent: RecentContacts,
         write_chain: WriteChain,
         tracker: StateTracker,
+        stop: StopRequest,
         max_concurrency: int,
         max_batches_in_flight: int = 4,
         one_chain_per_batch: bool = False,
@@ -84,6 +86,7 @@ class Loader:
         self._recent = recent
         self._write_chain = write_chain
         self._tracker = tracker
+        self._stop = stop
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="intercom")
         self._lock = threading.Condition()
         self._in_flight = 0
@@ -104,7 +107,8 @@ class Loader:
         """Queue a batch; blocks while too many are in flight."""
         with self._lock:
             while self._in_flight >= self._max_in_flight and self._failure is None:
-                self._lock.wait()
+                self._lock.wait(POLL_SECONDS)
+                self._stop.check()
             self._raise_failure()
             self._in_flight += 1
         self._pool.submit(self._guarded, self._look_up, _BatchRun(batch))
@@ -118,7 +122,8 @@ class Loader:
         """Wait for every batch to settle (or for the run to fail), then shut down."""
         with self._lock:
             while self._in_flight and self._failure is None:
-                self._lock.wait()
+                self._lock.wait(POLL_SECONDS)
+                self._stop.check()
         self._pool.shutdown(wait=True)
         self.check()
 

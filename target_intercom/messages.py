@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Union
 
 import jsonschema
 
 from target_intercom.errors import InputError
+from target_intercom.stop import POLL_SECONDS, StopRequest
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,34 @@ class ActivateVersionMessage:
 
 
 Message = Union[SchemaMessage, RecordMessage, StateMessage, ActivateVersionMessage]
+
+
+def pump_lines(stream: Iterable[bytes], stop: StopRequest) -> Iterator[bytes]:
+    """The stream's lines, read on a thread of their own so that a stop request is seen
+    even while the tap sends nothing."""
+    lines: "queue.Queue[Union[bytes, OSError, None]]" = queue.Queue(maxsize=10_000)
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                lines.put(line)
+        except OSError as exc:
+            lines.put(exc)
+        lines.put(None)
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            stop.check()
+            continue
+        stop.check()
+        if line is None:
+            return
+        if isinstance(line, OSError):
+            raise InputError(f"the input cannot be read: {line.strerror or line}")
+        yield line
 
 
 def read_messages(lines: Iterable[bytes]) -> Iterator[Message]:

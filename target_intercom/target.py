@@ -26,12 +26,14 @@ from target_intercom.messages import (
     SchemaBook,
     SchemaMessage,
     StateMessage,
+    pump_lines,
     read_messages,
 )
 from target_intercom.metrics import Reporter, RunStats
 from target_intercom.ratelimit import RateGovernor
 from target_intercom.rejects import RecordRejected, Rejection, RejectsLedger
 from target_intercom.state import StateTracker
+from target_intercom.stop import StopRequest
 from target_intercom.upsert import ContactUpserter
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,9 @@ MAX_BATCH_AGE_SECONDS = 5.0
 class Run:
     """One run of the target, from the first input line to the last confirmation."""
 
-    def __init__(self, config: Config, out: Optional[IO[str]]) -> None:
+    def __init__(self, config: Config, out: Optional[IO[str]], stop: StopRequest) -> None:
         self.config = config
+        self._stop = stop
         self.stats = RunStats()
         self.governor = RateGovernor(config.max_requests_per_minute)
         self.client = IntercomClient(
@@ -94,6 +97,7 @@ class Run:
             recent=self.recent,
             write_chain=self.bulk.write_batch if self.bulk else self.upserter.write_chain,
             tracker=self.tracker,
+            stop=stop,
             max_concurrency=config.max_concurrency,
             one_chain_per_batch=self.bulk is not None,
         )
@@ -141,7 +145,7 @@ class Run:
         self.loader.close()
 
     def _read(self, lines: Iterable[bytes]) -> None:
-        for message in read_messages(lines):
+        for message in read_messages(pump_lines(lines, self._stop)):
             self.loader.check()
             if isinstance(message, RecordMessage):
                 self._record(message)
