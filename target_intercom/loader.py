@@ -141,10 +141,6 @@ class Loader:
                 self._lock.wait(deadline - time.monotonic())
             return self._running == 0
 
-    @property
-    def failed(self) -> bool:
-        return self._failure is not None
-
     # -- worker side -----------------------------------------------------------------------------------
 
     def _look_up(self, run: _BatchRun) -> None:

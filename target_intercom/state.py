@@ -22,7 +22,6 @@ class StateTracker:
         self._records_read = 0
         self._open_batches: Set[int] = set()
         self._states: Deque[Tuple[int, Any]] = deque()
-        self.printed = 0
 
     def record_read(self) -> int:
         """Count one users-stream record; returns its position in the input."""
@@ -45,11 +44,6 @@ class StateTracker:
             self._states.append((self._records_read, value))
             self._print_ready()
 
-    @property
-    def pending_states(self) -> int:
-        with self._lock:
-            return len(self._states)
-
     def _print_ready(self) -> None:
         settled_below = min(self._open_batches, default=self._records_read)
         while self._states and self._states[0][0] <= settled_below:
@@ -57,5 +51,4 @@ class StateTracker:
             if self._out is not None:
                 self._out.write(json.dumps(value) + "\n")
                 self._out.flush()
-                self.printed += 1
 
