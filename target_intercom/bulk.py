@@ -161,7 +161,12 @@ class BulkJobs:
 
     def _poll(self, job_id: str) -> bool:
         try:
-            job = self._client.bulk_job(job_id)
+            try:
+                job = self._client.bulk_job(job_id)
+            except RequestRejected as exc:
+                raise TargetError(
+                    f"Intercom refused to report on bulk job {job_id} ({exc.status} {exc.code}: {exc.message})"
+                ) from None
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting batches
             with self._cond:
                 for task in self._tasks.values():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+import pytest
+
 from tests.conftest import record, schema, state
 
 BULK = {"write_mode": "bulk"}
@@ -110,6 +112,58 @@ def test_items_a_task_failed_are_found_out_and_written_or_rejected_with_the_reas
     assert "Intercom refused it (400" in result.rejects[0]["reason"]
     assert "tier" in result.rejects[0]["reason"]
     assert result.states == [0, 1]
+
+
+def test_a_failed_update_task_updates_the_good_items_and_rejects_the_bad_one(target, emulator) -> None:
+    emulator.seed_data_attribute("tier", "options", options=[{"value": "gold"}, {"value": "silver"}])
+    for i in range(3):
+        emulator.seed_contact(external_id=f"u{i}", email=f"u{i}@example.com", name="Old",
+                              custom_attributes={"tier": "gold"})
+    messages = [
+        schema("users", {"user_id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"}}),
+        record({"user_id": "u0", "name": "Zero", "tier": "silver"}),
+        record({"user_id": "u1", "name": "One", "tier": "platinum"}),
+        record({"user_id": "u2", "name": "Two", "tier": "gold"}),
+        state(1),
+    ]
+    result = target.run(
+        messages, config={**BULK, "max_rejected_records": 1, "rejected_records_file": "rejects.jsonl"}
+    )
+    assert result.returncode == 0, result
+    [job] = emulator.bulk_jobs()
+    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    contacts = by_user_id(emulator)
+    assert (contacts["u0"]["name"], contacts["u0"]["custom_attributes"]["tier"]) == ("Zero", "silver")
+    assert (contacts["u1"]["name"], contacts["u1"]["custom_attributes"]["tier"]) == ("Old", "gold")
+    assert contacts["u2"]["name"] == "Two"
+    assert [r["identifiers"]["user_id"] for r in result.rejects] == ["u1"]
+    assert "tier" in result.rejects[0]["reason"]
+    assert result.states == [1]
+
+
+@pytest.mark.parametrize("status", [400, 404, 405])
+def test_a_workspace_that_refuses_the_bulk_endpoints_falls_back_to_the_contacts_api(
+    target, emulator, status: int
+) -> None:
+    emulator.fail_next(None, status=status, match_path=r"^/contacts/bulk")
+    result = target.run([schema(), *users(120), state(1)], config=BULK)
+    assert result.returncode == 0, result
+    assert len(emulator.contacts()) == 120
+    lines = [line for line in result.stderr.splitlines() if "bulk contacts endpoints are not available" in line]
+    assert len(lines) == 1
+    assert f"({status}" in lines[0] or f" {status} " in lines[0]
+    assert emulator.count("POST /contacts") == 120
+    assert result.states == [1]
+
+
+def test_an_unknown_bulk_job_when_polling_fails_the_run_in_one_line(target, emulator) -> None:
+    emulator.fail_next(None, status=404, match_method="GET", match_path=r"^/contacts/bulk/")
+    result = target.run([schema(), state(0), *users(3), state(1)], config=BULK)
+    assert result.returncode == 1, result
+    assert result.states == [0]
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("ERROR ")]
+    assert line.startswith("ERROR Intercom refused to report on bulk job ") and "(404 not_found:" in line
 
 
 def test_without_the_preview_endpoints_the_run_falls_back_to_the_contacts_api(target, emulator) -> None:
