@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
+import functools
 import logging
+import os
 import sys
 from typing import Iterable, Iterator, List, Optional, Sequence
 
 from target_intercom import __version__, about
 from target_intercom.config import Config, load_config
-from target_intercom.errors import Interrupted, TargetError
+from target_intercom.errors import InputError, Interrupted, TargetError
+from target_intercom.messages import split_lines
 from target_intercom.stop import StopRequest
 from target_intercom.target import Run
 
@@ -125,11 +127,15 @@ def _configure_logging(level: str) -> logging.Handler:
 def _open_input(path: Optional[str]) -> Iterator[Iterable[bytes]]:
     """Binary lines from a file or stdin; decoding is the message reader's job."""
     if path is None:
-        yield sys.stdin.buffer
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, ValueError, OSError):
+            raise InputError("stdin is closed; give the input on stdin or with --input FILE") from None
+        yield split_lines(functools.partial(os.read, fd))
         return
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb", buffering=0)
     except OSError as exc:
         raise TargetError(f"--input {path} cannot be read: {exc.strerror}") from None
     with handle:
-        yield handle
+        yield split_lines(handle.read)

@@ -11,8 +11,9 @@ import json
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Union
 
 import jsonschema
 
@@ -53,9 +54,45 @@ class ActivateVersionMessage:
 Message = Union[SchemaMessage, RecordMessage, StateMessage, ActivateVersionMessage]
 
 
-def pump_lines(stream: Iterable[bytes], stop: StopRequest) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class InputIdle:
+    """Not a Singer message: no line has come for IDLE_SECONDS (the tap is paused or slow)."""
+
+
+# Seconds without a line after which the input counts as idle.
+IDLE_SECONDS = 1.0
+
+
+def split_lines(read: Callable[[int], bytes], chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """The lines (without their b"\\n") of what `read` returns until it returns b"".
+
+    The input is read unbuffered: a thread blocked reading sys.stdin's buffer
+    holds its lock, and Python aborts at exit when it cannot take that lock,
+    which is what would happen whenever a run ends while the tap still writes.
+    """
+    head: List[bytes] = []  # the start of a line that spans reads
+    while True:
+        block = read(chunk_size)
+        if not block:
+            break
+        if b"\n" not in block:
+            head.append(block)
+            continue
+        lines = block.split(b"\n")
+        if head:
+            head.append(lines[0])
+            lines[0], head = b"".join(head), []
+        tail = lines.pop()
+        yield from lines
+        if tail:
+            head.append(tail)
+    if head:
+        yield b"".join(head)
+
+
+def pump_lines(stream: Iterable[bytes], stop: StopRequest) -> Iterator[Optional[bytes]]:
     """The stream's lines, read on a thread of their own so that a stop request is seen
-    even while the tap sends nothing."""
+    even while the tap sends nothing; None once whenever no line came for IDLE_SECONDS."""
     lines: "queue.Queue[Union[bytes, OSError, None]]" = queue.Queue(maxsize=10_000)
 
     def pump() -> None:
@@ -67,24 +104,34 @@ def pump_lines(stream: Iterable[bytes], stop: StopRequest) -> Iterator[bytes]:
         lines.put(None)
 
     threading.Thread(target=pump, name="stdin", daemon=True).start()
+    idle_since: Optional[float] = time.monotonic()
     while True:
         try:
             line = lines.get(timeout=POLL_SECONDS)
         except queue.Empty:
             stop.check()
+            if idle_since is not None and time.monotonic() - idle_since >= IDLE_SECONDS:
+                idle_since = None
+                yield None
             continue
         stop.check()
         if line is None:
             return
         if isinstance(line, OSError):
             raise InputError(f"the input cannot be read: {line.strerror or line}")
+        idle_since = time.monotonic()
         yield line
 
 
-def read_messages(lines: Iterable[bytes]) -> Iterator[Message]:
-    """Parse raw input lines (bytes) into messages; blank lines are skipped."""
+def read_messages(lines: Iterable[Optional[bytes]]) -> Iterator[Union[Message, InputIdle]]:
+    """Parse raw input lines (bytes) into messages; blank lines are skipped, None means idle."""
     ignored_types: Set[str] = set()
-    for number, raw in enumerate(lines, start=1):
+    number = 0
+    for raw in lines:
+        if raw is None:
+            yield InputIdle()
+            continue
+        number += 1
         if not raw.strip():
             continue
         message = _parse_line(raw, number)
@@ -129,6 +176,8 @@ def _parse_line(raw: bytes, number: int) -> Dict[str, Any]:
         message = json.loads(text)
     except ValueError as exc:
         raise InputError(f"line {number}: not valid JSON ({_short_json_error(exc)})") from None
+    except RecursionError:
+        raise InputError(f"line {number}: not valid JSON (nested too deeply)") from None
     if not isinstance(message, dict):
         raise InputError(f"line {number}: a Singer message must be a JSON object, got {type(message).__name__}")
     return message

@@ -22,6 +22,7 @@ from target_intercom.loader import Batch, Loader
 from target_intercom.mapping import ContactPayload, Mapper
 from target_intercom.messages import (
     ActivateVersionMessage,
+    InputIdle,
     RecordMessage,
     SchemaBook,
     SchemaMessage,
@@ -42,6 +43,10 @@ PLAN_REJECTIONS_SHOWN = 50
 # A STATE arriving while a partial batch has waited this long sends the batch
 # on, so a slow tap's state is not held back until the batch fills.
 MAX_BATCH_AGE_SECONDS = 5.0
+
+
+# After the grace of a stop, how long waits that were told to give up may take to do so.
+SETTLE_SECONDS = 0.5
 
 
 class Run:
@@ -131,13 +136,18 @@ class Run:
         self._finish()
 
     def stop(self, reason: Interrupted, grace: float) -> bool:
-        """Stop on a signal: give the writes under way `grace` seconds, then abandon the rest."""
+        """Stop on a signal: give the writes under way `grace` seconds, then abandon the rest.
+
+        Returns whether every write under way finished; the caller exits either way.
+        """
         if self.loader.stop(reason, grace):
             return True
+        # Past the grace: no retries, and nothing left waiting for the rate
+        # limit or a bulk job. A moment lets those waits settle.
         self.client.stop()
         if self.bulk is not None:
             self.bulk.close()
-        return self.loader.stop(reason, grace)
+        return self.loader.stop(reason, SETTLE_SECONDS)
 
     def _finish(self) -> None:
         if self._batch:
@@ -157,6 +167,9 @@ class Run:
                 self._schema(message)
             elif isinstance(message, ActivateVersionMessage):
                 logger.info("line %d: ACTIVATE_VERSION for stream %r noted", message.line, message.stream)
+            elif isinstance(message, InputIdle) and self._batch:
+                # The tap paused: what it sent so far, and the STATE after it, need not wait.
+                self._send_batch()
 
     def close(self) -> None:
         if self.bulk is not None:
@@ -227,7 +240,7 @@ class Run:
                 ("user_id", self.config.reserved_field_overrides.get("user_id", "user_id")),
                 ("email", self.config.reserved_field_overrides.get("email", "email")),
             )
-            if message.record.get(source) is not None
+            if message.record.get(source) not in (None, "")
         }
         self.stats.add("rejected")
         self.ledger.reject(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
@@ -87,16 +88,21 @@ def test_after_sigkill_a_resumed_run_ends_with_each_user_once_holding_its_last_v
     lines = [json.dumps(m) for m in messages]
     config = {**target.config, "batch_size": 20}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
+    with open(tmp_path / "killed.stderr", "wb") as stderr:  # a file: a full pipe would stall the run
+        process = subprocess.Popen(
+            [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json"),
+             "--log-level", "DEBUG"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+        )
     assert process.stdin and process.stdout
     process.stdin.write(("\n".join(lines) + "\n").encode())
     process.stdin.flush()
     printed = [json.loads(process.stdout.readline()) for _ in range(3)]
     process.kill()
     process.wait()
+    killed = Result(process.returncode, "", (tmp_path / "killed.stderr").read_text(encoding="utf-8"))
+    assert "DEBUG" in killed.stderr
+    assert_no_token(emulator.token, killed)
     assert len(emulator.contacts()) < 200, "the run ended before it could be killed"
 
     # As a tap would: start again after the last state it printed.
@@ -114,34 +120,124 @@ def test_after_sigkill_a_resumed_run_ends_with_each_user_once_holding_its_last_v
     assert all(contacts[f"u{i}"]["name"] == f"Final {i}" for i in range(200))
 
 
+@pytest.fixture
+def open_pipe(target, tmp_path) -> Iterator[Callable[[Dict[str, Any]], "OpenPipe"]]:
+    pipes: List[OpenPipe] = []
+
+    def start(config: Dict[str, Any]) -> OpenPipe:
+        pipes.append(OpenPipe(target, tmp_path, config))
+        return pipes[-1]
+
+    yield start
+    for pipe in pipes:  # a failed test must not leave a target holding the emulator's connections
+        if pipe.process.poll() is None:
+            pipe.process.kill()
+            pipe.process.wait()
+
+
+class OpenPipe:
+    """The target run as a tap runs it: stdin stays open until the test closes it."""
+
+    def __init__(self, target, tmp_path, config: Dict[str, Any]) -> None:
+        (tmp_path / "config.json").write_text(json.dumps({**target.config, **config}))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.lines: List[str] = []
+
+    def send(self, messages: List[Dict]) -> None:
+        assert self.process.stdin
+        self.process.stdin.write(encode_input(messages))
+        self.process.stdin.flush()
+
+    def read_state(self, timeout: float = 30.0) -> Any:
+        assert self.process.stdout
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        assert ready, "no STATE was printed while the input stayed open"
+        line = self.process.stdout.readline().decode()
+        self.lines.append(line)
+        return json.loads(line)
+
+    def wait(self, emulator, timeout: float = 30.0) -> Result:
+        """Wait for the exit with stdin still open, then collect the output."""
+        returncode = self.process.wait(timeout=timeout)
+        assert self.process.stdout and self.process.stderr and self.process.stdin
+        result = Result(returncode, "".join(self.lines) + self.process.stdout.read().decode(),
+                        self.process.stderr.read().decode())
+        self.process.stdin.close()
+        assert "Fatal Python error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert_no_token(emulator.token, result)
+        return result
+
+
 @pytest.mark.parametrize("signum, exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_the_run_after_printing_the_state_confirmed_so_far(
-    target, emulator, tmp_path, signum, exit_code
+    target, emulator, open_pipe, signum, exit_code
 ) -> None:
     emulator.configure(latency=0.02)
-    (tmp_path / "config.json").write_text(json.dumps({**target.config, "batch_size": 10}))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "target_intercom", "--config", str(tmp_path / "config.json")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    assert process.stdin and process.stdout
-    # The tap is still running: stdin stays open.
-    process.stdin.write(encode_input([schema(), *stream(60)]))
-    process.stdin.flush()
-    first = json.loads(process.stdout.readline())
-    started = time.monotonic()
-    process.send_signal(signum)
-    out, err = process.communicate(timeout=30)
-    elapsed = time.monotonic() - started
-    result = Result(process.returncode, json.dumps(first) + "\n" + out.decode(), err.decode())
-    assert_no_token(emulator.token, result)
+    pipe = open_pipe({"batch_size": 10})
+    pipe.send([schema(), *stream(60)])
+    pipe.read_state()
+    pipe.process.send_signal(signum)
+    result = pipe.wait(emulator)
     assert result.returncode == exit_code, result
-    assert elapsed < 15
     assert f"stopped by {signal.Signals(signum).name}" in result.stderr
     offsets = [s["offset"] for s in result.states]
     assert offsets == sorted(offsets)
     written = {c["external_id"] for c in emulator.contacts()}
     assert {f"u{i}" for i in range(offsets[-1])} <= written
+
+
+def test_a_signal_abandons_writes_that_outlast_the_grace_and_keeps_their_state(
+    target, emulator, open_pipe
+) -> None:
+    grace = 3  # the grace is at most request_timeout
+    emulator.delay_next(None, seconds=grace * 4, after_processing=False, **CREATE)
+    pipe = open_pipe({"request_timeout": grace, "max_retry_time": 60})
+    pipe.send([schema(), state("before"), *stream(5, every=100), state("after")])
+    assert pipe.read_state() == "before"
+    deadline = time.monotonic() + 30
+    while emulator.count("POST /contacts/search") == 0:
+        assert time.monotonic() < deadline and pipe.process.poll() is None, "the target never looked the users up"
+        time.sleep(0.1)
+    time.sleep(0.5)  # the creates are under way, held by Intercom
+    started = time.monotonic()
+    pipe.process.send_signal(signal.SIGTERM)
+    result = pipe.wait(emulator)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 143, result
+    assert result.states == ["before"]
+    assert f"finishing the writes under way (at most {grace} s)" in result.stderr
+    assert "ERROR stopped by SIGTERM; writes still under way were abandoned" in result.stderr
+    # One grace, not one per phase of the stop (with room for a slow machine).
+    assert elapsed < 2 * grace, elapsed
+
+
+def test_a_failure_while_the_tap_still_writes_ends_in_one_line(target, emulator, open_pipe) -> None:
+    pipe = open_pipe({})
+    pipe.send([schema(), state(0)])
+    assert pipe.read_state() == 0
+    assert pipe.process.stdin
+    pipe.process.stdin.write(b"garbage\n")
+    pipe.process.stdin.flush()
+    result = pipe.wait(emulator)
+    assert result.returncode == 1, result
+    assert [line for line in result.stderr.splitlines() if line.startswith("ERROR")] == [
+        "ERROR line 3: not valid JSON (Expecting value at column 1)"
+    ]
+
+
+def test_a_paused_tap_gets_its_state_without_closing_the_input(target, emulator, open_pipe) -> None:
+    pipe = open_pipe({"batch_size": 100})
+    pipe.send([schema(), *stream(3, every=100), state("three")])
+    assert pipe.read_state() == "three"
+    assert sorted(c["external_id"] for c in emulator.contacts()) == ["u0", "u1", "u2"]
+    pipe.send([*stream(2, every=100, start=3), state("five")])
+    assert pipe.read_state() == "five"
+    assert pipe.process.stdin
+    pipe.process.stdin.close()
+    assert pipe.process.wait(timeout=30) == 0
 
 
 def test_rejected_records_are_written_to_the_rejects_file_and_tolerated_up_to_the_limit(target, emulator) -> None:
@@ -188,6 +284,12 @@ def test_one_rejection_past_the_limit_fails_the_run(target, emulator) -> None:
     assert "line 4: has none of the identifiers id, user_id, email (2 records rejected, max_rejected_records is 1)" in result.stderr
     assert len(result.rejects) == 2
     assert result.states == [0]
+
+
+def test_json_nested_too_deeply_fails_naming_the_line(target) -> None:
+    result = target.run(encode_input([schema()]) + b"[" * 100_000 + b"\n")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "ERROR line 2: not valid JSON (nested too deeply)"
 
 
 def test_bytes_that_are_not_utf8_fail_naming_the_line(target) -> None:
