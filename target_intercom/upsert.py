@@ -128,6 +128,10 @@ class ContactUpserter:
         self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any], after_conflict: bool = False
     ) -> None:
         body: Dict[str, Any] = dict(payload.core)
+        if after_conflict:
+            # Search sees only users; the contact a conflict names may be a lead
+            # holding this user_id, and the record says it is a user.
+            body["role"] = "user"
         if custom:
             body["custom_attributes"] = dict(custom)
         if self._dry_run:
