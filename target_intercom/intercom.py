@@ -89,6 +89,7 @@ class RequestLog:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, label: str, status: str, seconds: float) -> None:
+        logger.debug("%s: %s in %.3f s", label, status, seconds)
         key = f"{label} {status}"
         with self._lock:
             self.counts[key] = self.counts.get(key, 0) + 1

@@ -122,7 +122,7 @@ class Reporter:
             timer_tags: Dict[str, object] = {
                 "endpoint": endpoint,
                 "status": "succeeded" if status == "ok" else "failed",
-                "http_status_code": status if status.isdigit() else None,
+                "http_status_code": int(status) if status.isdigit() else None,
                 "requests": count - before_count,
             }
             mean = (seconds - before_seconds) / (count - before_count)

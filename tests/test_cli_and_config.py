@@ -63,7 +63,8 @@ def test_missing_required_key_is_named_before_reading_input(target, emulator) ->
 def test_wrong_type_names_the_key(target) -> None:
     result = target.run(ONE_USER, config={"batch_size": "ten"})
     assert result.returncode == 2
-    assert 'config: batch_size: must be of type integer (got "ten")' in result.stderr
+    assert result.stderr.splitlines() == ['ERROR config: batch_size: must be of type integer (got "ten")']
+    assert result.stdout == ""
 
 
 def test_unknown_key_is_warned_about_and_the_run_goes_on(target) -> None:
@@ -104,3 +105,11 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     missing = [name for name in SETTINGS_SCHEMA["properties"] if f"| `{name}` |" not in readme]
     assert missing == []
+
+
+def test_missing_access_token_is_the_one_line_on_stderr(target, emulator) -> None:
+    result = target.run(ONE_USER, config={"access_token": None})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["ERROR config: missing required key 'access_token'"]
+    assert result.stdout == ""
+    assert emulator.count() == 0

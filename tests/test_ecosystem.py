@@ -7,6 +7,8 @@ import subprocess
 import sys
 from typing import Any, Dict, List
 
+import pytest
+
 from tests.conftest import record, schema, state
 
 from target_intercom.config import SETTINGS_SCHEMA
@@ -145,3 +147,24 @@ def test_dry_run_looks_up_writes_nothing_and_prints_the_plan(target, emulator) -
     assert writes == []
     assert emulator.count("POST /contacts/search") >= 1
     assert {c["external_id"]: c["name"] for c in emulator.contacts()} == {"old": "Old", "same": "Same"}
+
+
+def failed_request_timers(target, emulator) -> List[Dict[str, Any]]:
+    emulator.fail_next(1, status=500, match_method="POST", match_path="^/contacts$")
+    result = target.run(ONE_USER)
+    assert result.returncode == 0, result
+    assert len(emulator.contacts()) == 1
+    return [
+        m for m in metrics(result.stderr)
+        if m["metric"] == "http_request_duration" and m["tags"]["endpoint"] == "POST /contacts"
+    ]
+
+
+def test_a_failed_request_is_timed_as_failed_with_its_http_status(target, emulator) -> None:
+    timers = failed_request_timers(target, emulator)
+    by_status = {m["tags"]["status"]: m for m in timers}
+    assert sorted(by_status) == ["failed", "succeeded"]
+    failed = by_status["failed"]
+    assert failed["type"] == "timer" and isinstance(failed["value"], (int, float)) and failed["value"] >= 0
+    assert failed["tags"]["http_status_code"] == 500  # a number, as in the Singer spec
+    assert failed["tags"]["requests"] == 1

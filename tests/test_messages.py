@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import record, schema, state
+from tests.conftest import Result, record, schema, state
+
+
+def errors(result: Result):
+    """The lines a user reads as the reason a run failed (or warned)."""
+    return [line for line in result.stderr.splitlines() if line.startswith(("ERROR", "WARNING"))]
 
 
 def test_other_streams_are_ignored_without_any_api_call(target, emulator) -> None:
@@ -31,6 +36,7 @@ def test_activate_version_is_accepted_and_unknown_types_are_logged_once(target, 
     ]
     result = target.run(messages)
     assert result.returncode == 0, result
+    assert "INFO line 2: ACTIVATE_VERSION for stream 'users' noted" in result.stderr.splitlines()
     assert result.stderr.count("messages of type BATCH are not supported") == 1
     assert result.states == [1]
     assert len(emulator.contacts()) == 1
@@ -48,7 +54,7 @@ def test_invalid_json_fails_naming_the_line(target) -> None:
     lines = json.dumps(schema()) + "\n" + '{"type": "RECORD", "stream": "users", "record": {\n'
     result = target.run(lines)
     assert result.returncode == 1
-    assert "line 2: not valid JSON" in result.stderr
+    assert errors(result) == ["ERROR line 2: not valid JSON (Expecting property name enclosed in double quotes at column 50)"]
     assert "Traceback" not in result.stderr
 
 
@@ -60,9 +66,20 @@ def test_a_line_that_is_not_an_object_fails(target) -> None:
 
 def test_records_are_validated_against_their_schema(target, emulator) -> None:
     messages = [schema(), record({"user_id": "u1", "seats": "many"})]
-    result = target.run(messages)
+    result = target.run(messages, config={"rejected_records_file": "rejects.jsonl"})
     assert result.returncode == 1
-    assert "line 2 (user_id u1): does not match the stream's schema: seats: 'many' is not of type" in result.stderr
+    reason = "does not match the stream's schema: seats: 'many' is not of type 'null', 'integer'"
+    assert errors(result) == [f"ERROR rejected the record at line 2 (user_id u1): {reason}"]
+    assert result.rejects == [
+        {
+            "stream": "users",
+            "line": 2,
+            "identifiers": {"user_id": "u1"},
+            "reason": reason,
+            "error_code": "schema_violation",
+            "record": {"user_id": "u1", "seats": "many"},
+        }
+    ]
     assert emulator.contacts() == []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pytest
+
 from tests.conftest import record, schema, state
 
 
@@ -34,3 +36,69 @@ def test_max_requests_per_minute_caps_the_target_below_intercoms_limit(target, e
     # A request sent in the last instant of a window may arrive in the next one.
     assert max(per_window.values()) <= 11
     assert len(per_window) >= 2
+
+
+CREATE = {"match_method": "POST", "match_path": r"^/contacts$"}
+ONE_USER = [schema(), record({"user_id": "u1", "email": "u1@example.com"}), state(1)]
+
+
+def creates(emulator):
+    return [r for r in emulator.requests if r.endpoint == "POST /contacts"]
+
+
+def test_a_429_with_retry_after_is_retried_no_sooner_than_it_says(target, emulator) -> None:
+    # Longer than a rate-limit window, so that a target that ignored Retry-After and waited
+    # for the X-RateLimit-Reset every 429 also carries (at most 10 s away) would retry sooner.
+    retry_after = 11
+    emulator.fail_next(1, status=429, retry_after=retry_after, **CREATE)
+    result = target.run(ONE_USER)
+    assert result.returncode == 0, result
+    throttled, retried = creates(emulator)
+    assert (throttled.status, throttled.fault, retried.status) == (429, "fail", 200)
+    answered = throttled.time + throttled.duration  # the emulator logs a request just before answering it
+    assert retried.time >= answered + retry_after, retried.time - answered
+    assert [c["external_id"] for c in emulator.contacts()] == ["u1"]
+    assert result.states == [1]
+
+
+def test_a_429_without_retry_after_is_retried_no_sooner_than_the_rate_limit_window_resets(target, emulator) -> None:
+    # Without Retry-After, a 429 still says when the window resets: X-RateLimit-Reset, which the
+    # emulator sets to the end of the current 10-second window (a test cannot choose it). A 429
+    # that falls in the last instant of a window would not tell waiting for it from a short
+    # backoff, so the run is repeated (it then starts early in a window) until one does.
+    for _ in range(3):
+        emulator.reset()
+        emulator.fail_next(1, status=429, **CREATE)
+        result = target.run(ONE_USER)
+        assert result.returncode == 0, result
+        throttled, retried = creates(emulator)
+        assert (throttled.status, throttled.fault, retried.status) == (429, "fail", 200)
+        reset_at = (int(throttled.time // 10) + 1) * 10
+        assert retried.time >= reset_at, reset_at - retried.time
+        assert [c["external_id"] for c in emulator.contacts()] == ["u1"]
+        assert result.states == [1]
+        if reset_at - (throttled.time + throttled.duration) >= 1.0:
+            return
+    pytest.fail("no run met its 429 a second or more before the window reset")
+
+
+def peak_in_flight(requests) -> int:
+    """Most requests the emulator held at once, from each request's arrival and answer times."""
+    # At equal times an answer counts before an arrival: back-to-back requests do not overlap.
+    events = sorted([(r.time, 1) for r in requests] + [(r.time + r.duration, -1) for r in requests])
+    peak = current = 0
+    for _, delta in events:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+def test_max_concurrency_bounds_the_requests_in_flight(target, emulator) -> None:
+    emulator.configure(latency=0.05)  # every request takes a while, so concurrent ones overlap
+    for i in range(0, 45, 3):
+        emulator.seed_contact(external_id=f"u{i}", email=f"old{i}@example.com")
+    result = target.run(users(45), config={"max_concurrency": 3, "batch_size": 15})
+    assert result.returncode == 0, result
+    assert sorted(c["email"] for c in emulator.contacts()) == sorted(f"u{i}@example.com" for i in range(45))
+    assert "created 30, updated 15," in result.stderr
+    assert peak_in_flight(emulator.requests) == 3

@@ -86,3 +86,32 @@ def test_intercom_unreachable_fails_within_the_retry_budget(target) -> None:
     assert result.returncode == 1
     assert "Intercom did not complete" in result.stderr
     assert "ConnectError" in result.stderr
+
+
+def test_a_record_intercom_refuses_goes_to_the_rejects_file_with_intercoms_error_code(target, emulator) -> None:
+    # A list ("options") attribute takes only its options; Intercom answers anything else with a 400.
+    emulator.seed_data_attribute("tier", "options", options=[{"value": "gold"}, {"value": "silver"}])
+    messages = [
+        schema(),
+        record({"user_id": "ok", "email": "ok@example.com", "tier": "gold"}),
+        record({"user_id": "bad", "email": "bad@example.com", "tier": "platinum"}),
+        state({"seen": 2}),
+    ]
+    config = {"rejected_records_file": "rejects.jsonl", "max_rejected_records": 1}
+    result = target.run(messages, config=config)
+    assert result.returncode == 0, result
+    assert result.states == [{"seen": 2}]
+    assert [(c["external_id"], c["custom_attributes"]) for c in emulator.contacts()] == [("ok", {"tier": "gold"})]
+    reason = "Intercom refused it (400 parameter_invalid: Custom attribute 'tier' must be one of: gold, silver)"
+    assert result.rejects == [
+        {
+            "stream": "users",
+            "line": 3,
+            "identifiers": {"user_id": "bad", "email": "bad@example.com"},
+            "reason": reason,
+            "error_code": "parameter_invalid",
+            "record": {"user_id": "bad", "email": "bad@example.com", "tier": "platinum"},
+        }
+    ]
+    assert f"WARNING rejected the record at line 3 (user_id bad): {reason}" in result.stderr.splitlines()
+    assert "created 1, updated 0, unchanged 0, rejected 1;" in result.stderr
