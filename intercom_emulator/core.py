@@ -33,13 +33,17 @@ class Core:
         self.lock = threading.RLock()
         self.store = ContactStore()
         self.attributes = AttributeRegistry()
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, clock=self.clock)
         self.faults = FaultPlan()
         self.log = RequestLog(log_maxlen)
         self.bulk = BulkManager(self.lock, self.apply_bulk_item, lambda: self.settings.bulk_task_delay)
         self.workspace_id = WORKSPACE_ID
         # Set when the server stops, so sleeping handler threads (latency, delays) wake up at once.
         self.stopping = threading.Event()
+
+    def clock(self) -> float:
+        """Intercom's time: this machine's, moved by the clock_skew setting."""
+        return time.time() + self.settings.clock_skew
 
     def reset(self) -> None:
         with self.lock:

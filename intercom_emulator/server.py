@@ -5,6 +5,7 @@ Admin requests under /_emulator/ skip all of it.
 """
 from __future__ import annotations
 
+import email.utils
 import hmac
 import json
 import random
@@ -291,7 +292,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             # Intercom sends no rate-limit headers to requests without valid credentials.
             return _error(401, "unauthorized", "Access Token Invalid", request_id)
         allowed, limit, remaining, reset = core.limiter.acquire()
-        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+        headers = {"Date": email.utils.formatdate(core.clock(), usegmt=True),
+                   "X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
                    "X-RateLimit-Reset": str(reset), "X-Request-Id": request_id}
         if not allowed:
             return _error(429, "rate_limit_exceeded", "Exceeded rate limit of %d in 10_seconds" % limit,

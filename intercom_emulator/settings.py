@@ -19,6 +19,8 @@ class Settings:
     bulk_enabled: bool = True
     default_version: str = "2.14"
     verbose: bool = False
+    # Seconds Intercom's clock runs ahead of this machine's (negative: behind); moves Date and X-RateLimit-Reset.
+    clock_skew: float = 0.0
 
     def as_dict(self) -> Dict[str, Any]:
         data = asdict(self)
@@ -45,6 +47,10 @@ def apply_settings(settings: Settings, changes: Dict[str, Any]) -> None:
     for name, value in changes.items():
         if name in ("search_lag", "latency", "jitter", "bulk_task_delay"):
             clean[name] = _non_negative(name, value)
+        elif name == "clock_skew":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError("clock_skew must be a number of seconds")
+            clean[name] = float(value)
         elif name == "rate_limit_per_minute":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError("rate_limit_per_minute must be a positive integer or None")

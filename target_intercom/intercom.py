@@ -123,7 +123,7 @@ class IntercomClient:
             timeout=timeout,
             limits=limits,
             headers={"User-Agent": f"target-intercom/{__version__}"},
-            event_hooks={"response": [self._observe_response]},
+            event_hooks={"request": [_stamp_sent_at], "response": [self._observe_response]},
         )
         self._sdk = Intercom(
             token=token, base_url=base_url, headers={"Intercom-Version": version}, httpx_client=self._http
@@ -312,7 +312,17 @@ class IntercomClient:
         return _backoff(attempt)
 
     def _observe_response(self, response: httpx.Response) -> None:
-        self._governor.observe(response.headers)
+        received_at = time.time()
+        sent_at = response.request.extensions.get(_SENT_AT, received_at)
+        self._governor.observe(response.headers, sent_at, received_at)
+
+
+# Where a request keeps the local time it left at, for the governor's reading of Intercom's clock.
+_SENT_AT = "target_intercom.sent_at"
+
+
+def _stamp_sent_at(request: httpx.Request) -> None:
+    request.extensions[_SENT_AT] = time.time()
 
 
 def _backoff(attempt: int) -> float:

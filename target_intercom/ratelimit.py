@@ -10,6 +10,7 @@ local cap (`max_requests_per_minute`) leaves part of the quota to others.
 
 from __future__ import annotations
 
+import email.utils
 import math
 import threading
 import time
@@ -23,11 +24,52 @@ WINDOW_SECONDS = 10.0
 _MAX_WAIT = WINDOW_SECONDS + 1.0
 
 
+class ServerClock:
+    """How far Intercom's clock is ahead of this machine's, learned from the Date of its answers.
+
+    X-RateLimit-Reset is a time on Intercom's clock: read with a local clock a few
+    seconds off, the governor would wait that much longer after every window, or
+    send into a spent one. Date has whole seconds only, but each answer bounds the
+    offset from both sides (Intercom wrote it after the request left and before
+    the answer arrived), and the bounds narrow as answers come.
+    """
+
+    def __init__(self) -> None:
+        self._low = -math.inf
+        self._high = math.inf
+
+    def observe(self, date: Optional[str], sent_at: float, received_at: float) -> None:
+        try:
+            stamped = email.utils.parsedate_to_datetime(date).timestamp() if date else None
+        except (TypeError, ValueError):
+            return
+        if stamped is None:
+            return
+        low, high = stamped - received_at, stamped + 1.0 - sent_at
+        if max(low, self._low) > min(high, self._high):
+            self._low, self._high = low, high  # a clock was set meanwhile: start again from this answer
+        else:
+            self._low, self._high = max(low, self._low), min(high, self._high)
+
+    @property
+    def offset(self) -> float:
+        """Seconds to subtract from an Intercom time to get the local time.
+
+        Clocks that may agree are taken to agree (they usually do, to the
+        millisecond). Otherwise the lower bound: a window then seems to open up
+        to a second late, which costs a moment, where early would cost 429s.
+        """
+        if math.isinf(self._low) or self._low <= 0.0 <= self._high:
+            return 0.0
+        return self._low
+
+
 class RateGovernor:
     def __init__(
         self, max_requests_per_minute: Optional[int] = None, clock: Callable[[], float] = time.time
     ) -> None:
         self._clock = clock
+        self._server_clock = ServerClock()
         self._cond = threading.Condition()
         self._remaining: Optional[int] = None
         self._reset_at: Optional[float] = None
@@ -76,14 +118,15 @@ class RateGovernor:
             self._in_flight -= 1
             self._cond.notify_all()
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn the window's state from a response's rate-limit headers."""
+    def observe(self, headers: Mapping[str, str], sent_at: float, received_at: float) -> None:
+        """Learn the window's state from a response's rate-limit headers (times are local, Unix s)."""
         with self._cond:
             self._answered = True
             self._cond.notify_all()
+            self._server_clock.observe(headers.get("date"), sent_at, received_at)
             try:
                 remaining = int(headers["x-ratelimit-remaining"])
-                reset_at = float(headers["x-ratelimit-reset"])
+                reset_at = float(headers["x-ratelimit-reset"]) - self._server_clock.offset
             except (KeyError, ValueError):
                 return
             if "x-ratelimit-limit" in headers and headers["x-ratelimit-limit"].isdigit():
@@ -94,8 +137,9 @@ class RateGovernor:
                 self._remaining = min(self._remaining, remaining)
 
     def exhausted_until(self, reset_at: float) -> None:
-        """A 429 says the window is spent until `reset_at`."""
+        """A 429 says the window is spent until `reset_at` (Intercom's X-RateLimit-Reset)."""
         with self._cond:
+            reset_at -= self._server_clock.offset
             if self._reset_at is None or reset_at >= self._reset_at:
                 self._reset_at, self._remaining = reset_at, 0
 

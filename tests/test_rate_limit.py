@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Dict, List
 
 import pytest
 
@@ -25,6 +26,24 @@ def test_a_run_longer_than_one_rate_limit_window_is_paced_not_failed(target, emu
     [summary] = [line for line in result.stderr.splitlines() if line.startswith("INFO summary:")]
     waited = float(re.search(r"([0-9.]+) s waiting for the rate limit", summary).group(1))
     assert waited > 1.0
+
+
+@pytest.mark.parametrize("skew", [-6.0, 6.0])
+def test_pacing_follows_intercoms_clock_not_the_local_one(target, emulator, skew: float) -> None:
+    """X-RateLimit-Reset is Intercom's time; read as local time it would send early (429s) or wait late."""
+    emulator.configure(rate_limit_per_minute=60, clock_skew=skew)
+    result = target.run(users(25), config={"batch_size": 13})
+    assert result.returncode == 0, result
+    assert len(emulator.contacts()) == 25
+    assert emulator.rate_limited <= 2
+    # The first request of each window that follows a spent one goes out soon after that
+    # window opens on Intercom's clock, not `skew` seconds later.
+    by_window: Dict[int, List[float]] = {}
+    for r in emulator.requests:
+        by_window.setdefault(int((r.time + skew) // 10), []).append(r.time + skew)
+    windows = sorted(by_window)
+    late = [min(by_window[w]) - w * 10 for w in windows[1:] if len(by_window[w - 1]) >= 10]
+    assert late and max(late) < 3.0, late
 
 
 def test_max_requests_per_minute_caps_the_target_below_intercoms_limit(target, emulator) -> None:
