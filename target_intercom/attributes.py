@@ -53,7 +53,9 @@ class AttributeCatalog:
         for payload in payloads:
             for name, value in payload.custom.items():
                 data_type = payload.custom_types.get(name)
-                if value is not None and data_type:
+                # A value the new attribute could not hold rejects its record
+                # later; it must not leave an attribute behind on its own.
+                if value is not None and data_type and _converts(value, data_type):
                     wanted.setdefault(name, set()).add(data_type)
         with self._lock:
             known = self._known()
@@ -70,8 +72,11 @@ class AttributeCatalog:
             if attribute is None:
                 if name in self._refused:
                     raise RecordRejected(self._refused[name], code="attribute_not_created")
-                # Nothing to clear in an attribute that does not exist.
-                continue
+                if value is None:
+                    continue  # nothing to clear in an attribute that does not exist
+                # Not created because this value could not go in it: say why.
+                _convert(name, payload.custom_types.get(name) or "string", value)
+                raise RecordRejected(f"custom attribute '{name}' does not exist in Intercom", code="attribute_missing")
             if not attribute.custom:
                 self._warn_standard(name)
                 continue
@@ -81,12 +86,7 @@ class AttributeCatalog:
             if value is None:
                 converted[name] = None
                 continue
-            try:
-                converted[name] = _CONVERTERS.get(attribute.data_type, to_string_attribute)(value)
-            except ValueRejected as exc:
-                raise RecordRejected(
-                    f"custom attribute '{name}' ({attribute.data_type}) {exc}", code="invalid_value"
-                ) from None
+            converted[name] = _convert(name, attribute.data_type, value)
         return converted
 
     def _known(self) -> Dict[str, DataAttribute]:
@@ -133,3 +133,18 @@ def _pick_type(types: Set[str]) -> str:
     if types <= {"integer", "float"}:
         return "float"
     return "string"
+
+
+def _converts(value: Any, data_type: str) -> bool:
+    try:
+        _CONVERTERS.get(data_type, to_string_attribute)(value)
+    except ValueRejected:
+        return False
+    return True
+
+
+def _convert(name: str, data_type: str, value: Any) -> Any:
+    try:
+        return _CONVERTERS.get(data_type, to_string_attribute)(value)
+    except ValueRejected as exc:
+        raise RecordRejected(f"custom attribute '{name}' ({data_type}) {exc}", code="invalid_value") from None

@@ -313,3 +313,5 @@ def test_wrong_types_and_huge_strings_are_rejected_with_the_field_named(target, 
         [error] = [line for line in result.stderr.splitlines() if line.startswith(("ERROR", "WARNING"))]
         assert error.startswith("ERROR rejected the record at line 2") and error.endswith(reason), result
     assert emulator.contacts() == []
+    # The rejected value left no attribute behind.
+    assert "bio" not in [a["name"] for a in emulator.data_attributes()]
