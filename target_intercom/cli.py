@@ -14,12 +14,11 @@ import functools
 import logging
 import os
 import sys
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 from target_intercom import __version__, about
 from target_intercom.config import Config, load_config
 from target_intercom.errors import InputError, Interrupted, TargetError
-from target_intercom.messages import split_lines
 from target_intercom.stop import StopRequest
 from target_intercom.target import Run
 
@@ -41,8 +40,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler.setFormatter(_RedactingFormatter([config.access_token]))
         stop = StopRequest()
         stop.install()
-        with _open_input(args.input) as lines:
-            _run(config, lines, stop)
+        with _open_input(args.input) as read:
+            _run(config, read, stop)
     except TargetError as exc:
         logger.error("%s", exc)
         return exc.exit_code
@@ -52,10 +51,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def _run(config: Config, lines: Iterable[bytes], stop: StopRequest) -> None:
+def _run(config: Config, read: Callable[[int], bytes], stop: StopRequest) -> None:
     run = Run(config, sys.stdout, stop)
     try:
-        run.process(lines)
+        run.process(read)
     except Interrupted as exc:
         grace = min(STOP_GRACE_SECONDS, config.request_timeout)
         logger.warning("%s: finishing the writes under way (at most %g s)", exc, grace)
@@ -124,18 +123,18 @@ def _configure_logging(level: str) -> logging.Handler:
 
 
 @contextlib.contextmanager
-def _open_input(path: Optional[str]) -> Iterator[Iterable[bytes]]:
-    """Binary lines from a file or stdin; decoding is the message reader's job."""
+def _open_input(path: Optional[str]) -> Iterator[Callable[[int], bytes]]:
+    """An unbuffered read of stdin or the file: bytes, up to the size asked for; b"" at the end."""
     if path is None:
         try:
             fd = sys.stdin.fileno()
         except (AttributeError, ValueError, OSError):
             raise InputError("stdin is closed; give the input on stdin or with --input FILE") from None
-        yield split_lines(functools.partial(os.read, fd))
+        yield functools.partial(os.read, fd)
         return
     try:
         handle = open(path, "rb", buffering=0)
     except OSError as exc:
         raise TargetError(f"--input {path} cannot be read: {exc.strerror}") from None
     with handle:
-        yield split_lines(handle.read)
+        yield handle.read

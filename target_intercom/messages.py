@@ -61,20 +61,52 @@ class InputIdle:
 
 # Seconds without a line after which the input counts as idle.
 IDLE_SECONDS = 1.0
+# The input is read in blocks of BLOCK_SIZE bytes, at most READ_AHEAD_BLOCKS ahead of the loader.
+BLOCK_SIZE = 1 << 16
+READ_AHEAD_BLOCKS = 16
 
 
-def split_lines(read: Callable[[int], bytes], chunk_size: int = 1 << 16) -> Iterator[bytes]:
-    """The lines (without their b"\\n") of what `read` returns until it returns b"".
+def pump_lines(read: Callable[[int], bytes], stop: StopRequest) -> Iterator[Optional[bytes]]:
+    """The input's lines (without b"\\n"), and None once whenever none came for IDLE_SECONDS.
 
-    The input is read unbuffered: a thread blocked reading sys.stdin's buffer
-    holds its lock, and Python aborts at exit when it cannot take that lock,
-    which is what would happen whenever a run ends while the tap still writes.
+    A thread of its own reads ahead, so that a stop request is seen even while
+    the tap sends nothing, but only READ_AHEAD_BLOCKS blocks: memory must not
+    depend on how long the lines are. It reads unbuffered, because a thread
+    blocked in sys.stdin's buffer holds its lock, and Python aborts at exit
+    when it cannot take that lock: whenever a run ends while the tap still writes.
     """
-    head: List[bytes] = []  # the start of a line that spans reads
+    blocks: "queue.Queue[Union[bytes, OSError, None]]" = queue.Queue(maxsize=READ_AHEAD_BLOCKS)
+
+    def pump() -> None:
+        try:
+            while True:
+                block = read(BLOCK_SIZE)
+                if not block:
+                    break
+                blocks.put(block)
+        except OSError as exc:
+            blocks.put(exc)
+            return
+        blocks.put(None)
+
+    threading.Thread(target=pump, name="input", daemon=True).start()
+    head: List[bytes] = []  # the start of a line that spans blocks
+    idle_since: Optional[float] = time.monotonic()
     while True:
-        block = read(chunk_size)
-        if not block:
+        try:
+            block = blocks.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            stop.check()
+            if idle_since is not None and time.monotonic() - idle_since >= IDLE_SECONDS:
+                idle_since = None
+                yield None
+            continue
+        stop.check()
+        if block is None:
             break
+        if isinstance(block, OSError):
+            raise InputError(f"the input cannot be read: {block.strerror or block}")
+        idle_since = time.monotonic()
         if b"\n" not in block:
             head.append(block)
             continue
@@ -88,39 +120,6 @@ def split_lines(read: Callable[[int], bytes], chunk_size: int = 1 << 16) -> Iter
             head.append(tail)
     if head:
         yield b"".join(head)
-
-
-def pump_lines(stream: Iterable[bytes], stop: StopRequest) -> Iterator[Optional[bytes]]:
-    """The stream's lines, read on a thread of their own so that a stop request is seen
-    even while the tap sends nothing; None once whenever no line came for IDLE_SECONDS."""
-    lines: "queue.Queue[Union[bytes, OSError, None]]" = queue.Queue(maxsize=10_000)
-
-    def pump() -> None:
-        try:
-            for line in stream:
-                lines.put(line)
-        except OSError as exc:
-            lines.put(exc)
-        lines.put(None)
-
-    threading.Thread(target=pump, name="stdin", daemon=True).start()
-    idle_since: Optional[float] = time.monotonic()
-    while True:
-        try:
-            line = lines.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            stop.check()
-            if idle_since is not None and time.monotonic() - idle_since >= IDLE_SECONDS:
-                idle_since = None
-                yield None
-            continue
-        stop.check()
-        if line is None:
-            return
-        if isinstance(line, OSError):
-            raise InputError(f"the input cannot be read: {line.strerror or line}")
-        idle_since = time.monotonic()
-        yield line
 
 
 def read_messages(lines: Iterable[Optional[bytes]]) -> Iterator[Union[Message, InputIdle]]:

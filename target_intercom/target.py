@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import IO, Iterable, List, Optional
+from typing import IO, Callable, List, Optional
 
 from target_intercom.attributes import AttributeCatalog
 from target_intercom.bulk import BulkJobs, BulkWriter
@@ -120,11 +120,11 @@ class Run:
         self._batch_started = 0.0
         self._batches = 0
 
-    def process(self, lines: Iterable[bytes]) -> None:
-        """Load everything; on bad input, what was read before it is still loaded and confirmed."""
+    def process(self, read: Callable[[int], bytes]) -> None:
+        """Load everything `read` gives; on bad input, what was read before it is still loaded and confirmed."""
         self.reporter.start()
         try:
-            self._read(lines)
+            self._read(read)
         except Interrupted:
             raise
         except TargetError:
@@ -154,8 +154,8 @@ class Run:
             self._send_batch()
         self.loader.close()
 
-    def _read(self, lines: Iterable[bytes]) -> None:
-        for message in read_messages(pump_lines(lines, self._stop)):
+    def _read(self, read: Callable[[int], bytes]) -> None:
+        for message in read_messages(pump_lines(read, self._stop)):
             self.loader.check()
             if isinstance(message, RecordMessage):
                 self._record(message)
