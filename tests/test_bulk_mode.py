@@ -84,6 +84,17 @@ def test_records_for_one_user_in_a_batch_are_written_in_order(target, emulator) 
     assert contacts["u1"]["name"] == "Last"
 
 
+def run_one_failing_task(target, emulator, messages: List[Dict]):
+    """Run with one rejection allowed; the batch must have gone out as one task that reports errors."""
+    result = target.run(
+        messages, config={**BULK, "max_rejected_records": 1, "rejected_records_file": "rejects.jsonl"}
+    )
+    assert result.returncode == 0, result
+    [job] = emulator.bulk_jobs()
+    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    return result
+
+
 def test_items_a_task_failed_are_found_out_and_written_or_rejected_with_the_reason(target, emulator) -> None:
     """completed_with_errors says nothing per item: the target checks each item itself."""
     emulator.configure(search_lag=600)
@@ -99,12 +110,7 @@ def test_items_a_task_failed_are_found_out_and_written_or_rejected_with_the_reas
         record({"user_id": "u2", "email": "u2@example.com", "name": "Two", "tier": "platinum"}),
         state(1),
     ]
-    result = target.run(
-        messages, config={**BULK, "max_rejected_records": 1, "rejected_records_file": "rejects.jsonl"}
-    )
-    assert result.returncode == 0, result
-    [job] = emulator.bulk_jobs()
-    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    result = run_one_failing_task(target, emulator, messages)
     contacts = by_user_id(emulator)
     assert set(contacts) == {"u0", "u1"}
     assert contacts["u1"]["name"] == "One"
@@ -126,12 +132,7 @@ def test_a_failed_update_task_updates_the_good_items_and_rejects_the_bad_one(tar
         record({"user_id": "u2", "name": "Two", "tier": "gold"}),
         state(1),
     ]
-    result = target.run(
-        messages, config={**BULK, "max_rejected_records": 1, "rejected_records_file": "rejects.jsonl"}
-    )
-    assert result.returncode == 0, result
-    [job] = emulator.bulk_jobs()
-    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    result = run_one_failing_task(target, emulator, messages)
     contacts = by_user_id(emulator)
     assert (contacts["u0"]["name"], contacts["u0"]["custom_attributes"]["tier"]) == ("Zero", "silver")
     assert (contacts["u1"]["name"], contacts["u1"]["custom_attributes"]["tier"]) == ("Old", "gold")
