@@ -49,19 +49,20 @@ class AttributeCatalog:
 
     def prepare(self, payloads: Iterable[ContactPayload]) -> None:
         """Create the custom attributes these payloads write that the workspace lacks."""
-        wanted: Dict[str, Set[str]] = {}
-        for payload in payloads:
-            for name, value in payload.custom.items():
-                data_type = payload.custom_types.get(name)
-                # A value the new attribute could not hold rejects its record
-                # later; it must not leave an attribute behind on its own.
-                if value is not None and data_type and _converts(value, data_type):
-                    wanted.setdefault(name, set()).add(data_type)
         with self._lock:
             known = self._known()
+            wanted: Dict[str, Set[str]] = {}
+            for payload in payloads:
+                for name, value in payload.custom.items():
+                    if value is None or name in known or name in self._refused:
+                        continue
+                    data_type = payload.custom_types.get(name)
+                    # A value the new attribute could not hold rejects its record
+                    # later; it must not leave an attribute behind on its own.
+                    if data_type and _converts(value, data_type):
+                        wanted.setdefault(name, set()).add(data_type)
             for name in sorted(wanted):
-                if name not in known and name not in self._refused:
-                    self._create(name, _pick_type(wanted[name]))
+                self._create(name, _pick_type(wanted[name]))
 
     def custom_attributes(self, payload: ContactPayload) -> Dict[str, Any]:
         """The payload's custom attributes, converted to the workspace's types."""

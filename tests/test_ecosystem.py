@@ -7,8 +7,6 @@ import subprocess
 import sys
 from typing import Any, Dict, List
 
-import pytest
-
 from tests.conftest import record, schema, state
 
 from target_intercom.config import SETTINGS_SCHEMA
