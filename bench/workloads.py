@@ -156,8 +156,8 @@ def write_singer_input(path: str, n: int) -> None:
             out.write(line)
 
 
-def seed_contact(i: int, workload: str) -> Dict[str, Any]:
-    held = values(i) if workload == "unchanged" else stale_values(i)
+def contact(i: int, held: Dict[str, Any]) -> Dict[str, Any]:
+    """User i as an Intercom contact holding `held` (values as `values` returns them)."""
     return {
         "external_id": user_id(i),
         "email": email(i),
@@ -165,6 +165,10 @@ def seed_contact(i: int, workload: str) -> Dict[str, Any]:
         "name": held["name"],
         "custom_attributes": {name: held[name] for name in CUSTOM},
     }
+
+
+def seed_contact(i: int, workload: str) -> Dict[str, Any]:
+    return contact(i, values(i) if workload == "unchanged" else stale_values(i))
 
 
 def seed_contacts(n: int, workload: str, start: int = 0) -> Iterator[Dict[str, Any]]:
@@ -184,14 +188,7 @@ def seed_body(n: int, workload: str) -> Dict[str, Any]:
 
 def expected_contact(i: int) -> Dict[str, Any]:
     """What Intercom must hold for user i after a correct run of any workload."""
-    v = values(i)
-    return {
-        "external_id": user_id(i),
-        "email": email(i),
-        "role": "user",
-        "name": v["name"],
-        "custom_attributes": {name: v[name] for name in CUSTOM},
-    }
+    return contact(i, values(i))
 
 
 def _same(held: Any, wanted: Any) -> bool:
