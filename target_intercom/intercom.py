@@ -298,23 +298,17 @@ class IntercomClient:
 
     def _retry_delay(self, attempt: int, headers: Mapping[str, str], status: Optional[int]) -> float:
         retry_after = _retry_after_seconds(headers.get("retry-after"))
-        if retry_after is not None:
-            return retry_after
-        reset = headers.get("x-ratelimit-reset")
-        if status == 429 and reset:
-            try:
-                reset_at = float(reset)
-            except ValueError:
-                return _backoff(attempt)
-            self._governor.exhausted_until(reset_at)
-            # The governor holds the next attempt until the window resets.
-            return random.uniform(0.0, 0.25)
-        return _backoff(attempt)
+        if status == 429:
+            # The governor holds the retry until the window refills; the backoff
+            # keeps a request refused again and again from hammering Intercom,
+            # whatever its headers say.
+            return max(_backoff(attempt), retry_after or 0.0)
+        return _backoff(attempt) if retry_after is None else retry_after
 
     def _observe_response(self, response: httpx.Response) -> None:
         received_at = time.time()
         sent_at = response.request.extensions.get(_SENT_AT, received_at)
-        self._governor.observe(response.headers, sent_at, received_at)
+        self._governor.observe(response.status_code, response.headers, sent_at, received_at)
 
 
 # Where a request keeps the local time it left at, for the governor's reading of Intercom's clock.

@@ -2,10 +2,22 @@
 
 Intercom counts requests per app in 10-second windows and reports, on every
 authenticated response, how many are left (`X-RateLimit-Remaining`) and when
-the window resets (`X-RateLimit-Reset`, Unix seconds). The governor lets a
-request go only while the window has room for it and every request already in
-flight, so a long sync runs at the limit without provoking 429s. An optional
-local cap (`max_requests_per_minute`) leaves part of the quota to others.
+the window resets (`X-RateLimit-Reset`, Unix seconds on Intercom's clock). The
+governor lets a request go only while the window has room for it and every
+request already in flight, so a long sync runs at the limit without provoking
+429s. An optional local cap (`max_requests_per_minute`) leaves part of the
+quota to others.
+
+Recordings of the real API show two quirks, which the governor learns from
+the answers instead of assuming them:
+
+- the first answer of a window reports Remaining equal to the limit: the count
+  is taken before the request it answers, so every reading is one too high;
+- a window refills about 2 s before the X-RateLimit-Reset it advertised. When
+  a window is spent, one request (the probe) goes out a little before the
+  refill learned so far; an answer from the new window proves how early the
+  refill came, and the first probe refused with a 429 ends the probing. So
+  probing costs at most one 429 a run.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ import email.utils
 import math
 import threading
 import time
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, Tuple
 
 from target_intercom.errors import Interrupted
 
@@ -22,6 +34,10 @@ WINDOW_SECONDS = 10.0
 # The reset time comes from Intercom's clock; a wait longer than a window
 # means the clocks disagree, not that the window is longer.
 _MAX_WAIT = WINDOW_SECONDS + 1.0
+# Each probe tries the next window this much earlier than the refill learned so far.
+PROBE_STEP = 0.5
+# No window is taken to refill longer than this before its advertised reset.
+MAX_REFILL_LEAD = WINDOW_SECONDS / 2
 
 
 class ServerClock:
@@ -63,17 +79,43 @@ class ServerClock:
             return 0.0
         return self._low
 
+    @property
+    def latest(self) -> float:
+        """The largest offset the answers so far allow (infinite before the first)."""
+        return self._high
+
 
 class RateGovernor:
+    """Lets a request go only while the current window has room for it and every request in flight.
+
+    Windows are told apart by their advertised reset, a time on Intercom's
+    clock; the local time a window refills is worked out only when it is waited
+    for, from the clock offset and the refill lead known then. So a better
+    estimate of the offset never makes answers of the current window look like
+    answers of another one.
+    """
+
     def __init__(
         self, max_requests_per_minute: Optional[int] = None, clock: Callable[[], float] = time.time
     ) -> None:
         self._clock = clock
         self._server_clock = ServerClock()
         self._cond = threading.Condition()
-        self._remaining: Optional[int] = None
-        self._reset_at: Optional[float] = None
         self._limit: Optional[int] = None
+        # The current window: its advertised reset and the requests left in it.
+        # None: not known yet (before the first answer, or just after a refill).
+        self._reset: Optional[float] = None
+        self._remaining: Optional[int] = None
+        # The advertised reset of the last window known to be over: its answers are stale.
+        self._over = -math.inf
+        # Intercom reports X-RateLimit-Remaining before counting the request it answers.
+        self._counts_before = False
+        # Seconds a window refills before its advertised reset: learned, never assumed.
+        self._lead = 0.0
+        self._probing = True
+        # The advertised resets of the window the last probe went out in, and of the last one a 429 came from.
+        self._probe: Optional[float] = None
+        self._refused: Optional[float] = None
         self._answered = False
         self._in_flight = 0
         self._local_cap = (
@@ -92,7 +134,7 @@ class RateGovernor:
                 if self._stopped:
                     raise Interrupted("stopped while waiting for Intercom's rate limit")
                 now = self._clock()
-                wait = self._wait_needed(now)
+                wait = self._next_send(now)
                 if wait <= 0:
                     break
                 if self._held_since is None:
@@ -118,47 +160,91 @@ class RateGovernor:
             self._in_flight -= 1
             self._cond.notify_all()
 
-    def observe(self, headers: Mapping[str, str], sent_at: float, received_at: float) -> None:
-        """Learn the window's state from a response's rate-limit headers (times are local, Unix s)."""
+    def observe(self, status: int, headers: Mapping[str, str], sent_at: float, received_at: float) -> None:
+        """Learn the window's state from an answer's headers (times are local, Unix s)."""
         with self._cond:
             self._answered = True
             self._cond.notify_all()
             self._server_clock.observe(headers.get("date"), sent_at, received_at)
-            try:
-                remaining = int(headers["x-ratelimit-remaining"])
-                reset_at = float(headers["x-ratelimit-reset"]) - self._server_clock.offset
-            except (KeyError, ValueError):
+            reading = _reading(headers)
+            if reading is None:
                 return
-            if "x-ratelimit-limit" in headers and headers["x-ratelimit-limit"].isdigit():
-                self._limit = int(headers["x-ratelimit-limit"])
-            if self._reset_at is None or reset_at > self._reset_at:
-                self._reset_at, self._remaining = reset_at, remaining
-            elif reset_at == self._reset_at and self._remaining is not None:
-                self._remaining = min(self._remaining, remaining)
+            limit, remaining, reset = reading
+            if limit is not None:
+                self._limit = limit
+                self._counts_before = self._counts_before or remaining >= limit
+            left = 0 if status == 429 else max(0, remaining - 1) if self._counts_before else remaining
+            if status == 429:
+                if reset == self._probe:
+                    self._probing = False  # the probe was early: the refill is no earlier than learned
+                self._refused = reset
+            if reset > self._over and (self._reset is None or reset > self._reset):
+                self._new_window(reset, left, received_at)
+            elif reset == self._reset:
+                self._remaining = left if self._remaining is None else min(self._remaining, left)
+            elif status == 429 and sent_at >= self._refill_at(reset):
+                # Sent after its window was taken to have refilled: trust the advertised reset again.
+                self._lead, self._probing = 0.0, False
+                if self._reset is None:
+                    self._reset, self._remaining, self._over = reset, 0, reset - WINDOW_SECONDS
 
-    def exhausted_until(self, reset_at: float) -> None:
-        """A 429 says the window is spent until `reset_at` (Intercom's X-RateLimit-Reset)."""
-        with self._cond:
-            reset_at -= self._server_clock.offset
-            if self._reset_at is None or reset_at >= self._reset_at:
-                self._reset_at, self._remaining = reset_at, 0
+    def _new_window(self, reset: float, left: int, received_at: float) -> None:
+        if self._reset is not None or self._over > -math.inf:
+            # The window before refilled by the time this answer was written, which
+            # bounds how long before its advertised reset it did.
+            previous = self._reset if self._reset is not None else self._over
+            proven = previous - received_at - self._server_clock.latest
+            self._lead = min(max(self._lead, proven), MAX_REFILL_LEAD)
+        self._reset, self._remaining = reset, left
 
-    def _wait_needed(self, now: float) -> float:
-        """Seconds to wait before the next request (at most; a response may end it sooner)."""
-        if self._reset_at is not None and now >= self._reset_at:
+    def _refill_at(self, reset: float) -> float:
+        """The local time the window with this advertised reset refills, as far as known."""
+        return reset - self._lead - self._server_clock.offset
+
+    def _next_send(self, now: float) -> float:
+        """Seconds to wait before the next request (at most; an answer may end it sooner); 0: send now."""
+        if self._reset is not None and now >= self._refill_at(self._reset):
             # A new window: until an answer says otherwise, it holds the full limit.
-            self._reset_at, self._remaining = None, self._limit
+            self._over, self._reset, self._remaining = self._reset, None, None
         if not self._answered and self._in_flight:
             return _MAX_WAIT  # the first request learns the limit before others go
-        if self._remaining is not None and self._remaining - self._in_flight <= 0:
-            if self._reset_at is None:
-                # The answers under way will say when the window resets.
-                return _MAX_WAIT if self._in_flight else 0.0
-            return min(self._reset_at - now, _MAX_WAIT) + 0.01
-        if self._local_cap is not None:
-            window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
-            if window != self._local_window:
-                self._local_window, self._local_sent = window, 0
-            if self._local_sent >= self._local_cap:
-                return window + WINDOW_SECONDS - now + 0.01
+        remaining = self._limit if self._remaining is None else self._remaining
+        if remaining is not None and remaining - self._in_flight <= 0:
+            return self._until_refill(now)
+        return self._until_local_cap_allows(now)
+
+    def _until_refill(self, now: float) -> float:
+        if self._reset is None:
+            # The answers under way will say when the window resets.
+            return _MAX_WAIT if self._in_flight else 0.0
+        wait = self._refill_at(self._reset) - now
+        probed = self._reset in (self._probe, self._refused)
+        if self._probing and not probed and self._lead < MAX_REFILL_LEAD:
+            # One request tries the new window a little earlier than learned so far;
+            # not after a 429, which may come from others using the app's quota.
+            wait -= PROBE_STEP
+            if wait <= 0:
+                self._probe = self._reset
+                return 0.0
+        return min(wait, _MAX_WAIT) + 0.01
+
+    def _until_local_cap_allows(self, now: float) -> float:
+        if self._local_cap is None:
+            return 0.0
+        window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
+        if window != self._local_window:
+            self._local_window, self._local_sent = window, 0
+        if self._local_sent >= self._local_cap:
+            return window + WINDOW_SECONDS - now + 0.01
         return 0.0
+
+
+def _reading(headers: Mapping[str, str]) -> Optional[Tuple[Optional[int], int, float]]:
+    """(limit, remaining, advertised reset) from an answer's rate-limit headers, if it has them."""
+    try:
+        remaining = int(headers["x-ratelimit-remaining"])
+        reset = float(headers["x-ratelimit-reset"])
+    except (KeyError, ValueError):
+        return None
+    limit = headers.get("x-ratelimit-limit", "")
+    return (int(limit) if limit.isdigit() else None), remaining, reset

@@ -46,6 +46,30 @@ def test_pacing_follows_intercoms_clock_not_the_local_one(target, emulator, skew
     assert late and max(late) < 3.0, late
 
 
+@pytest.mark.parametrize("skew", [-6.0, 6.0])
+def test_a_slow_first_answer_under_a_skewed_clock_sets_off_no_storm_of_429s(target, emulator, skew: float) -> None:
+    """A slow first answer gives a rough clock offset that later answers refine; the window must stay the same."""
+    emulator.configure(rate_limit_per_minute=60, clock_skew=skew)
+    emulator.delay_next(1, seconds=0.9)
+    result = target.run(users(25), config={"batch_size": 13})
+    assert result.returncode == 0, result
+    assert len(emulator.contacts()) == 25
+    assert emulator.rate_limited <= 2
+    assert result.states == [1]
+
+
+def test_consecutive_429s_for_one_request_back_off_whatever_the_headers_say(target, emulator) -> None:
+    emulator.fail_next(4, status=429, retry_after=0, **CREATE)
+    result = target.run(ONE_USER)
+    assert result.returncode == 0, result
+    attempts = creates(emulator)
+    assert [r.status for r in attempts] == [429, 429, 429, 429, 200]
+    gaps = [later.time - (earlier.time + earlier.duration) for earlier, later in zip(attempts, attempts[1:])]
+    # The backoff schedule: 0.5 s doubling, each with jitter down to half.
+    assert all(gap >= 0.25 * 2**k for k, gap in enumerate(gaps)), gaps
+    assert [c["external_id"] for c in emulator.contacts()] == ["u1"]
+
+
 def test_max_requests_per_minute_caps_the_target_below_intercoms_limit(target, emulator) -> None:
     emulator.configure(rate_limit_per_minute=None)
     result = target.run(users(16), config={"batch_size": 8, "max_requests_per_minute": 60})
