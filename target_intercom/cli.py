@@ -20,7 +20,7 @@ from target_intercom import __version__, about
 from target_intercom.config import Config, load_config
 from target_intercom.errors import InputError, Interrupted, TargetError
 from target_intercom.stop import StopRequest
-from target_intercom.target import Run
+from target_intercom.run import Run
 
 logger = logging.getLogger("target_intercom")
 

@@ -1,10 +1,11 @@
-"""What a run did, counted, and reported on stderr while it runs.
+"""What a run did, counted per stream, and reported on stderr while it runs.
 
-Every `interval` seconds a progress line (users read and written, users per
-second, time spent waiting for the rate limit) and Singer METRIC lines (record
-counts by outcome, HTTP request timers by endpoint and status) go to the log;
-the same once more at the end, followed by the summary line. Nothing here
-names a user: logs at INFO hold no personal data.
+Every `interval` seconds a progress line (records read and what became of
+them, records per second, time spent waiting for the rate limit) and Singer
+METRIC lines (record counts by stream and outcome, HTTP request timers by
+endpoint and status) go to the log; the same once more at the end, followed
+by the summary line. Nothing here names a user: logs at INFO hold no personal
+data.
 """
 
 from __future__ import annotations
@@ -12,27 +13,42 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from singer.metrics import Point
 from singer.metrics import log as log_metric
 
 logger = logging.getLogger(__name__)
 
-OUTCOMES = ("created", "updated", "unchanged", "rejected")
+READ = "read"
+# How a dry run's plan names an outcome.
+_PLAN_VERBS = {"created": "create", "updated": "update", "rejected": "reject", "sent": "send"}
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    """How one stream is reported: its noun ("users") and the outcomes always shown, in order."""
+
+    stream: str
+    noun: str
+    outcomes: Sequence[str]
 
 
 class RunStats:
+    """Records counted by stream and outcome ("read", "created", "skipped (archived in Intercom)", ...)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: Dict[str, int] = {"read": 0, **{outcome: 0 for outcome in OUTCOMES}}
+        self._counts: Dict[Tuple[str, str], int] = {}
         self.started = time.monotonic()
 
-    def add(self, outcome: str, amount: int = 1) -> None:
+    def add(self, stream: str, outcome: str, amount: int = 1) -> None:
         with self._lock:
-            self._counts[outcome] += amount
+            key = (stream, outcome)
+            self._counts[key] = self._counts.get(key, 0) + amount
 
-    def snapshot(self) -> Dict[str, int]:
+    def snapshot(self) -> Dict[Tuple[str, str], int]:
         with self._lock:
             return dict(self._counts)
 
@@ -46,19 +62,19 @@ class Reporter:
     def __init__(
         self,
         stats: RunStats,
+        streams: Sequence[StreamReport],
         requests: Callable[[], RequestTotals],
         rate_limit_wait: Callable[[], float],
-        stream: str,
         interval: float = 10.0,
     ) -> None:
         self._stats = stats
+        self._streams = list(streams)
         self._requests = requests
         self._rate_limit_wait = rate_limit_wait
-        self._stream = stream
         self._interval = interval
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._counts_reported: Dict[str, int] = {}
+        self._counts_reported: Dict[Tuple[str, str], int] = {}
         self._requests_reported: Dict[str, Tuple[int, float]] = {}
 
     def start(self) -> None:
@@ -74,15 +90,22 @@ class Reporter:
 
     def summary(self, dry_run: bool) -> str:
         counts = self._stats.snapshot()
-        elapsed = max(time.monotonic() - self._stats.started, 1e-9)
         total_requests = sum(count for count, _ in self._requests().values())
         planned = "planned (dry run): " if dry_run else ""
+        parts = [f"{self._read(stream, counts)}; {planned}{self._outcomes(stream, counts)}" for stream in self._shown(counts)]
         return (
-            f"summary: {counts['read']} users read; {planned}created {counts['created']}, "
-            f"updated {counts['updated']}, unchanged {counts['unchanged']}, rejected {counts['rejected']}; "
-            f"{total_requests} API requests in {elapsed:.1f} s ({_settled(counts) / elapsed:.1f} users/s); "
-            f"{self._rate_limit_wait():.1f} s waiting for the rate limit"
+            f"summary: {'; '.join(parts)}; {total_requests} API requests in {self._elapsed():.1f} s "
+            f"({self._rate(counts)}); {self._rate_limit_wait():.1f} s waiting for the rate limit"
         )
+
+    def plan(self) -> str:
+        """A dry run's counts: what each record would have become."""
+        counts = self._stats.snapshot()
+        shown = self._shown(counts)
+        parts = [self._outcomes(stream, counts, verbs=True) for stream in shown]
+        if len(shown) > 1:
+            parts = [f"{stream.noun}: {part}" for stream, part in zip(shown, parts)]
+        return "plan (dry run, nothing was written): " + "; ".join(parts)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -91,27 +114,46 @@ class Reporter:
 
     def _progress(self) -> None:
         counts = self._stats.snapshot()
-        elapsed = max(time.monotonic() - self._stats.started, 1e-9)
-        written = counts["created"] + counts["updated"]
+        parts = [f"{self._read(stream, counts)} ({self._outcomes(stream, counts)})" for stream in self._shown(counts)]
         logger.info(
-            "progress: %d users read, %d written (created %d, updated %d), unchanged %d, rejected %d; "
-            "%.1f users/s; %.1f s waiting for the rate limit",
-            counts["read"],
-            written,
-            counts["created"],
-            counts["updated"],
-            counts["unchanged"],
-            counts["rejected"],
-            _settled(counts) / elapsed,
+            "progress: %s; %s; %.1f s waiting for the rate limit",
+            ", ".join(parts),
+            self._rate(counts),
             self._rate_limit_wait(),
         )
 
+    def _shown(self, counts: Mapping[Tuple[str, str], int]) -> List[StreamReport]:
+        """Streams with records, or the first stream when none has any yet."""
+        shown = [s for s in self._streams if any(stream == s.stream for stream, _ in counts)]
+        return shown or self._streams[:1]
+
+    @staticmethod
+    def _read(stream: StreamReport, counts: Mapping[Tuple[str, str], int]) -> str:
+        return f"{counts.get((stream.stream, READ), 0)} {stream.noun} read"
+
+    @staticmethod
+    def _outcomes(stream: StreamReport, counts: Mapping[Tuple[str, str], int], verbs: bool = False) -> str:
+        extra = sorted(o for s, o in counts if s == stream.stream and o != READ and o not in stream.outcomes)
+        return ", ".join(
+            f"{_PLAN_VERBS.get(outcome, outcome) if verbs else outcome} {counts.get((stream.stream, outcome), 0)}"
+            for outcome in [*stream.outcomes, *extra]
+        )
+
+    def _rate(self, counts: Mapping[Tuple[str, str], int]) -> str:
+        settled = sum(n for (_, outcome), n in counts.items() if outcome != READ)
+        shown = self._shown(counts)
+        noun = shown[0].noun if len(shown) == 1 else "records"
+        return f"{settled / self._elapsed():.1f} {noun}/s"
+
+    def _elapsed(self) -> float:
+        return max(time.monotonic() - self._stats.started, 1e-9)
+
     def _emit_metrics(self) -> None:
         counts = self._stats.snapshot()
-        for outcome in OUTCOMES:
-            delta = counts[outcome] - self._counts_reported.get(outcome, 0)
-            if delta:
-                counter_tags = {"endpoint": self._stream, "outcome": outcome}
+        for (stream, outcome), count in sorted(counts.items()):
+            delta = count - self._counts_reported.get((stream, outcome), 0)
+            if delta and outcome != READ:
+                counter_tags = {"endpoint": stream, "outcome": outcome}
                 log_metric(logger, Point("counter", "record_count", delta, counter_tags))
         self._counts_reported = counts
         for key, (count, seconds) in sorted(self._requests().items()):
@@ -130,10 +172,5 @@ class Reporter:
             self._requests_reported[key] = (count, seconds)
 
 
-def _settled(counts: Mapping[str, int]) -> int:
-    return sum(counts[outcome] for outcome in OUTCOMES)
-
-
 def _no_none(tags: Dict[str, object]) -> Dict[str, object]:
     return {k: v for k, v in tags.items() if v is not None}
-

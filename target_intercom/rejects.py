@@ -1,15 +1,19 @@
-"""Rejected records: accounted for, written to the rejects file, and counted.
+"""Records that were not loaded: accounted for, written to the rejects file, and counted.
 
-A record is rejected when it cannot become a contact (schema violation, no
-identifier, a value of the wrong type) or when Intercom refuses it with a 4xx.
-Each rejection is written to `rejected_records_file` when one is configured;
-once more than `max_rejected_records` were rejected, the run fails.
+A record is rejected when it cannot become what its stream loads (schema
+violation, no identifier, a value of the wrong type) or when Intercom refuses
+it with a 4xx; it is skipped when it is left alone on purpose (its user is
+archived in Intercom, say). Both are written to `rejected_records_file` when
+one is configured, a file only its owner may read: it holds whole records.
+Once more than `max_rejected_records` were rejected (skips do not count), the
+run fails.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from typing import IO, Any, Dict, List, Optional
@@ -22,10 +26,23 @@ logger = logging.getLogger(__name__)
 class RecordRejected(Exception):
     """Raised while handling one record that cannot be loaded."""
 
+    counted = True
+    outcome = "rejected"
+
     def __init__(self, reason: str, code: Optional[str] = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+
+
+class RecordSkipped(RecordRejected):
+    """A record left alone on purpose: listed and counted apart, never toward max_rejected_records."""
+
+    counted = False
+
+    def __init__(self, reason: str, code: str, because: str) -> None:
+        super().__init__(reason, code)
+        self.outcome = f"skipped ({because})"
 
 
 @dataclass(frozen=True)
@@ -36,11 +53,12 @@ class Rejection:
     reason: str
     code: Optional[str]
     record: Dict[str, Any]
+    counted: bool = True
 
     def describe(self) -> str:
-        for key in ("user_id", "id", "email"):
-            if self.identifiers.get(key) is not None:
-                return f"line {self.line} ({key} {self.identifiers[key]})"
+        for key, value in self.identifiers.items():
+            if value is not None:
+                return f"line {self.line} ({key} {value})"
         return f"line {self.line}"
 
 
@@ -52,22 +70,20 @@ class RejectsLedger:
         # The first `keep` rejections, for a dry run's plan.
         self._keep = keep
         self.kept: List[Rejection] = []
-        self._file: Optional[IO[str]] = None
-        if path:
-            try:
-                self._file = open(path, "a", encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"rejected_records_file {path} cannot be opened: {exc.strerror}") from None
+        self._file: Optional[IO[str]] = _open_private(path) if path else None
 
-    def reject(self, rejection: Rejection) -> None:
-        """Account for one rejected record; raises once the limit is passed."""
+    def add(self, rejection: Rejection) -> None:
+        """Account for one record not loaded; raises once more were rejected than the limit allows."""
         with self._lock:
-            self.count += 1
             if len(self.kept) < self._keep:
                 self.kept.append(rejection)
             if self._file is not None:
                 self._file.write(json.dumps(_file_entry(rejection), ensure_ascii=False, default=str) + "\n")
                 self._file.flush()
+            if not rejection.counted:
+                logger.info("skipped the record at %s: %s", rejection.describe(), rejection.reason)
+                return
+            self.count += 1
             if self.count > self._limit:
                 raise TooManyRejections(self._failure_message(rejection))
             logger.warning("rejected the record at %s: %s", rejection.describe(), rejection.reason)
@@ -81,6 +97,16 @@ class RejectsLedger:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _open_private(path: str) -> IO[str]:
+    """Open for appending, readable and writable by its owner only, whoever made it."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(descriptor, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"rejected_records_file {path} cannot be opened: {exc.strerror}") from None
+    return os.fdopen(descriptor, "a", encoding="utf-8")
 
 
 def _file_entry(rejection: Rejection) -> Dict[str, Any]:

@@ -1,9 +1,10 @@
 """Which STATE may be printed: the one place that writes to stdout.
 
-A STATE is printed (its bare value, one line, flushed) once every users-stream
-record read before it is settled: written to Intercom, found unchanged, or
-rejected and accounted for. Records settle batch by batch, and batches can
-finish out of order; a STATE waits for the oldest unsettled batch.
+A STATE is printed (its bare value, one line, flushed) once every record of
+every configured stream read before it is settled: written to Intercom, found
+unchanged, or rejected or skipped and accounted for. Records settle batch by
+batch, and batches can finish out of order; a STATE waits for the oldest
+unsettled batch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class StateTracker:
         self._states: Deque[Tuple[int, Any]] = deque()
 
     def record_read(self) -> int:
-        """Count one users-stream record; returns its position in the input."""
+        """Count one record of a configured stream; returns its position in the input."""
         with self._lock:
             position = self._records_read
             self._records_read += 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from target_intercom.identity import RecentContacts, footprint
+from target_intercom.units.contacts.identity import RecentContacts, footprint
 from target_intercom.intercom import IntercomContact
-from target_intercom.mapping import ContactPayload
+from target_intercom.units.contacts.mapping import ContactPayload
 
 
 def contact(i: int, attributes: int) -> IntercomContact:

@@ -2,29 +2,23 @@
 
 Core fields (see `config.CORE_FIELDS`) go to the contact's own fields, under the
 source names given by `reserved_field_overrides`. Every other field becomes a
-custom attribute: nested objects are flattened with `__`, arrays are sent as
-JSON text, and each attribute carries the Intercom data type its SCHEMA gives
-it (or, when the schema does not type it, its value). Values of custom
-attributes are converted later, once the workspace's attribute types are known
-(see `attributes`).
+custom attribute (see `custom`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
+from target_intercom.custom import custom_attributes
 from target_intercom.rejects import RecordRejected
-from target_intercom.values import ValueRejected, json_text, to_boolean, to_integer, to_text, to_unix_seconds
+from target_intercom.units.base import Keys, Payload
+from target_intercom.values import ValueRejected, to_boolean, to_integer, to_text, to_unix_seconds
 
 logger = logging.getLogger(__name__)
 
-FLATTEN_SEPARATOR = "__"
-# Fields Singer taps and SDKs add about the record itself (_sdc_extracted_at,
-# _sdc_filename, ...): bookkeeping, not facts about the user, so never sent.
-SINGER_METADATA_PREFIX = "_sdc_"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 # Intercom field -> the source fields that may hold it, in order of preference.
@@ -42,12 +36,22 @@ _CORE_SOURCES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 )
 
 
+def contact_keys(intercom_id: Optional[str], external_id: Optional[str], email: Optional[str]) -> List[str]:
+    """Keys under which writes of one Intercom contact are ordered (emails compared without case)."""
+    keys = []
+    if intercom_id:
+        keys.append("contact/id:" + intercom_id)
+    if external_id:
+        keys.append("contact/external_id:" + external_id)
+    if email:
+        keys.append("contact/email:" + email.lower())
+    return keys
+
+
 @dataclass
-class ContactPayload:
+class ContactPayload(Payload):
     """What one users-stream record asks Intercom to hold."""
 
-    line: int
-    record: Dict[str, Any] = field(repr=False)
     intercom_id: Optional[str]
     external_id: Optional[str]
     email: Optional[str]
@@ -57,30 +61,21 @@ class ContactPayload:
     custom_types: Dict[str, Optional[str]]
 
     def identity_keys(self) -> List[str]:
-        """Keys under which two payloads may mean the same Intercom user."""
-        keys = []
-        if self.intercom_id:
-            keys.append("id:" + self.intercom_id)
-        if self.external_id:
-            keys.append("external_id:" + self.external_id)
-        if self.email:
-            keys.append("email:" + self.email.lower())
-        return keys
+        return contact_keys(self.intercom_id, self.external_id, self.email)
 
-    def describe(self) -> str:
-        """How the record is named in messages: its line and strongest identifier."""
-        if self.external_id:
-            return f"line {self.line} (user_id {self.external_id})"
-        if self.intercom_id:
-            return f"line {self.line} (id {self.intercom_id})"
-        return f"line {self.line} (email {self.email})"
+    def keys(self) -> Keys:
+        return Keys(claims=frozenset(self.identity_keys()))
+
+    def identifiers(self) -> Dict[str, Any]:
+        named = (("user_id", self.external_id), ("id", self.intercom_id), ("email", self.email))
+        return {name: value for name, value in named if value is not None}
 
 
-class Mapper:
+class ContactMapper:
     """Maps the records of one stream schema; build a new one when the SCHEMA changes."""
 
     def __init__(
-        self, overrides: Mapping[str, str], schema: Optional[Mapping[str, Any]], owner_id_as_text: bool
+        self, overrides: Mapping[str, Optional[str]], schema: Optional[Mapping[str, Any]], owner_id_as_text: bool
     ) -> None:
         self._owner_id_as_text = owner_id_as_text
         self._properties: Mapping[str, Any] = (schema or {}).get("properties") or {}
@@ -99,7 +94,7 @@ class Mapper:
         self._used = used
         self._warned: Set[str] = set()
 
-    def map(self, record: Dict[str, Any], line: int) -> ContactPayload:
+    def __call__(self, record: Dict[str, Any], line: int) -> ContactPayload:
         core = self._core_values(record)
         intercom_id = core.pop("id", None)
         external_id = core.get("external_id")
@@ -108,15 +103,9 @@ class Mapper:
             raise RecordRejected(
                 "has none of the identifiers id, user_id, email", code="missing_identifier"
             )
-        custom: Dict[str, Any] = {}
-        custom_types: Dict[str, Optional[str]] = {}
-        for name, value in record.items():
-            if name in self._used or name.startswith(SINGER_METADATA_PREFIX):
-                continue
-            if name in self._shadowed:
-                self._warn_shadowed(name)
-                continue
-            _flatten(name, value, self._properties.get(name), custom, custom_types)
+        for name in self._shadowed & set(record):
+            self._warn_shadowed(name)
+        custom, custom_types = custom_attributes(record, self._properties, self._used | self._shadowed)
         return ContactPayload(
             line=line,
             record=record,
@@ -127,7 +116,6 @@ class Mapper:
             custom=custom,
             custom_types=custom_types,
         )
-
     def _core_values(self, record: Mapping[str, Any]) -> Dict[str, Any]:
         core: Dict[str, Any] = {}
         for target, sources in self._sources:
@@ -165,7 +153,7 @@ class Mapper:
             )
 
 
-def _email(_: Mapper, value: Any) -> str:
+def _email(_: ContactMapper, value: Any) -> str:
     if not isinstance(value, str):
         raise ValueRejected("expected an email address, got a non-string value")
     email = value.strip()
@@ -196,83 +184,6 @@ _CONVERTERS = {
     "avatar": lambda _, value: to_text(value),
     "signed_up_at": lambda _, value: to_unix_seconds(value),
     "last_seen_at": lambda _, value: to_unix_seconds(value),
-    "owner_id": Mapper._owner_id,
+    "owner_id": ContactMapper._owner_id,
     "unsubscribed_from_emails": lambda _, value: to_boolean(value),
 }
-
-
-def _flatten(
-    name: str,
-    value: Any,
-    schema: Optional[Mapping[str, Any]],
-    values: Dict[str, Any],
-    types: Dict[str, Optional[str]],
-) -> None:
-    if isinstance(value, dict):
-        children = _object_properties(schema)
-        for key, child in value.items():
-            _flatten(name + FLATTEN_SEPARATOR + key, child, children.get(key), values, types)
-        return
-    if value is None and _object_properties(schema):
-        # A null object clears every attribute it would have filled.
-        for key, child_schema in _object_properties(schema).items():
-            _flatten(name + FLATTEN_SEPARATOR + key, None, child_schema, values, types)
-        return
-    if isinstance(value, list):
-        values[name], types[name] = json_text(value), "string"
-        return
-    values[name] = value
-    types[name] = schema_data_type(schema) or value_data_type(value)
-
-
-def _object_properties(schema: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
-    for variant in _variants(schema):
-        if variant.get("properties"):
-            return variant["properties"]
-    return {}
-
-
-def _variants(schema: Optional[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    if not schema:
-        return
-    yield schema
-    for key in ("anyOf", "oneOf"):
-        for variant in schema.get(key) or ():
-            if isinstance(variant, dict):
-                yield variant
-
-
-def schema_data_type(schema: Optional[Mapping[str, Any]]) -> Optional[str]:
-    """The Intercom data type a JSON Schema gives a field, or None if it does not say."""
-    types: Set[str] = set()
-    formats: Set[str] = set()
-    for variant in _variants(schema):
-        declared = variant.get("type")
-        types.update([declared] if isinstance(declared, str) else declared or [])
-        if variant.get("format"):
-            formats.add(variant["format"])
-    types.discard("null")
-    if types == {"string"}:
-        return "date" if formats & {"date-time", "date"} else "string"
-    if types == {"integer"}:
-        return "integer"
-    if types <= {"integer", "number"} and "number" in types:
-        return "float"
-    if types == {"boolean"}:
-        return "boolean"
-    if types == {"array"}:
-        return "string"
-    return None
-
-
-def value_data_type(value: Any) -> Optional[str]:
-    """The Intercom data type of a value whose schema does not type it."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    return None

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from target_intercom.intercom import IntercomContact
-from target_intercom.mapping import ContactPayload
+from target_intercom.units.base import Keys
+from target_intercom.units.contacts.mapping import ContactPayload, contact_keys
 
 # At most this many values per IN filter; a bigger batch is looked up in parts.
 MAX_IN_VALUES = 100
@@ -168,7 +169,7 @@ class Resolver:
         self._found = found
         self._recent = recent
 
-    def groups(self, payloads: Sequence[ContactPayload]) -> List[Tuple[Set[str], List[ContactPayload]]]:
+    def groups(self, payloads: Sequence[ContactPayload]) -> List[Tuple[Keys, List[ContactPayload]]]:
         return group_by_user(payloads, self._recent, self._found)
 
     def decide(self, payload: ContactPayload, custom: Mapping[str, Any]) -> Decision:
@@ -281,8 +282,8 @@ def _unique(values: Iterable[Optional[str]]) -> List[str]:
 
 def group_by_user(
     payloads: Sequence[ContactPayload], recent: RecentContacts, found: ContactIndex
-) -> List[Tuple[Set[str], List[ContactPayload]]]:
-    """Records that may mean the same user, grouped in input order, with the keys they share.
+) -> List[Tuple[Keys, List[ContactPayload]]]:
+    """Records that may mean the same user, grouped in input order, with the keys they claim.
 
     Two records may mean the same user when they share an id, a user_id or an
     email, or when they match the same known contact.
@@ -306,7 +307,7 @@ def group_by_user(
         group_keys, members = groups.setdefault(root(keys[0]), (set(), []))
         group_keys.update(keys)
         members.append(payload)
-    return list(groups.values())
+    return [(Keys(claims=frozenset(claims)), members) for claims, members in groups.values()]
 
 
 def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found: ContactIndex) -> List[str]:
@@ -317,4 +318,4 @@ def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found
         contacts.append(found.by_external_id(payload.external_id))
     if payload.email:
         contacts.extend(found.by_email(payload.email))
-    return ["contact:" + c.id for c in contacts if c is not None]
+    return [key for c in contacts if c is not None for key in contact_keys(c.id, None, None)]

@@ -1,20 +1,19 @@
-"""The workspace's contact data attributes, created on demand.
+"""The workspace's data attributes of one model (contact, company), created on demand.
 
-Intercom rejects a contact write that names a custom attribute it does not
-have, so every custom attribute a batch needs is created (typed from the
-stream's SCHEMA) before the batch's first write. Values are then converted to
-the type of the attribute as it exists in the workspace; a value that cannot
-be converted rejects its record with a message naming the attribute.
+Intercom rejects a write that names a custom attribute it does not have, so
+every custom attribute a batch needs is created (typed from the stream's
+SCHEMA) before the batch's first write. Values are then converted to the type
+of the attribute as it exists in the workspace; a value that cannot be
+converted rejects its record with a message naming the attribute.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Set, Tuple
 
-from target_intercom.intercom import DataAttribute, IntercomClient, RequestRejected
-from target_intercom.mapping import ContactPayload
+from target_intercom.intercom import DataAttribute, IntercomClient, Refused
 from target_intercom.rejects import RecordRejected
 from target_intercom.values import (
     ValueRejected,
@@ -37,9 +36,17 @@ _CONVERTERS = {
 }
 
 
+class WritesCustomAttributes(Protocol):
+    """A payload with custom attributes: their values and the data type each would be created with."""
+
+    custom: Dict[str, Any]
+    custom_types: Dict[str, Optional[str]]
+
+
 class AttributeCatalog:
-    def __init__(self, client: IntercomClient, dry_run: bool = False) -> None:
+    def __init__(self, client: IntercomClient, model: str, dry_run: bool = False) -> None:
         self._client = client
+        self.model = model
         self._dry_run = dry_run
         self._lock = threading.Lock()
         self._attributes: Optional[Dict[str, DataAttribute]] = None
@@ -47,7 +54,7 @@ class AttributeCatalog:
         self._warned: Set[str] = set()
         self.created: List[Tuple[str, str]] = []
 
-    def prepare(self, payloads: Iterable[ContactPayload]) -> None:
+    def prepare(self, payloads: Iterable[WritesCustomAttributes]) -> None:
         """Create the custom attributes these payloads write that the workspace lacks."""
         with self._lock:
             known = self._known()
@@ -64,7 +71,7 @@ class AttributeCatalog:
             for name in sorted(wanted):
                 self._create(name, _pick_type(wanted[name]))
 
-    def custom_attributes(self, payload: ContactPayload) -> Dict[str, Any]:
+    def custom_attributes(self, payload: WritesCustomAttributes) -> Dict[str, Any]:
         """The payload's custom attributes, converted to the workspace's types."""
         known = self._known()
         converted: Dict[str, Any] = {}
@@ -96,7 +103,7 @@ class AttributeCatalog:
         return self._attributes
 
     def _load(self) -> Dict[str, DataAttribute]:
-        return {attribute.name: attribute for attribute in self._client.list_data_attributes()}
+        return {attribute.name: attribute for attribute in self._client.data_attributes.list(self.model)}
 
     def _create(self, name: str, data_type: str) -> None:
         assert self._attributes is not None
@@ -105,8 +112,8 @@ class AttributeCatalog:
             self.created.append((name, data_type))
             return
         try:
-            created = self._client.create_data_attribute(name, data_type)
-        except RequestRejected as exc:
+            created = self._client.data_attributes.create(name, self.model, data_type)
+        except Refused as exc:
             # Another process may have created it since we listed the attributes.
             self._attributes = self._load()
             if name in self._attributes:
@@ -116,7 +123,7 @@ class AttributeCatalog:
             return
         self._attributes[created.name] = created
         self.created.append((name, created.data_type))
-        logger.info("created custom attribute %r (%s)", name, created.data_type)
+        logger.info("created %s custom attribute %r (%s)", self.model, name, created.data_type)
 
     def _warn_standard(self, name: str) -> None:
         if name not in self._warned:

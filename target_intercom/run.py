@@ -1,0 +1,221 @@
+"""The run: Singer messages in, Intercom objects written, confirmed STATE out.
+
+This is the one obvious loop of the target. It reads messages, keeps each
+stream's SCHEMA, maps each configured stream's records to payloads of its
+unit (contacts, ...), puts them in batches, hands the batches to the
+scheduler, and hands STATE messages to the tracker, which prints each once
+everything before it is confirmed. Streams no setting names are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import IO, Any, Callable, Dict, List, Optional
+
+from target_intercom.batches import Batcher
+from target_intercom.catalog import AttributeCatalog
+from target_intercom.config import Config
+from target_intercom.errors import Interrupted, TargetError
+from target_intercom.intercom import IntercomClient, RateGovernor
+from target_intercom.messages import (
+    ActivateVersionMessage,
+    InputIdle,
+    RecordMessage,
+    SchemaBook,
+    SchemaMessage,
+    StateMessage,
+    pump_lines,
+    read_messages,
+)
+from target_intercom.metrics import READ, Reporter, RunStats, StreamReport
+from target_intercom.rejects import RecordRejected, RejectsLedger
+from target_intercom.schedule import Batch, Scheduler
+from target_intercom.state import StateTracker
+from target_intercom.stop import StopRequest
+from target_intercom.units.base import Mapper, Unit, Workspace
+from target_intercom.units.contacts import ContactsUnit
+
+logger = logging.getLogger(__name__)
+
+PLAN_REJECTIONS_SHOWN = 50
+# A STATE arriving while a partial batch has waited this long sends the batch
+# on, so a slow tap's state is not held back until the batch fills.
+MAX_BATCH_AGE_SECONDS = 5.0
+# After the grace of a stop, how long waits that were told to give up may take to do so.
+SETTLE_SECONDS = 0.5
+
+
+class Run:
+    """One run of the target, from the first input line to the last confirmation."""
+
+    def __init__(self, config: Config, out: Optional[IO[str]], stop: StopRequest) -> None:
+        self.config = config
+        self._stop = stop
+        self.governor = RateGovernor(config.max_requests_per_minute)
+        client = IntercomClient(
+            token=config.access_token,
+            base_url=config.base_url,
+            version=config.intercom_version,
+            timeout=config.request_timeout,
+            max_retry_time=config.max_retry_time,
+            max_connections=config.max_concurrency + 2,
+            governor=self.governor,
+        )
+        # A dry run reports every rejection in its plan instead of failing on one.
+        ledger = RejectsLedger(
+            None if config.dry_run else config.rejected_records_file,
+            limit=2**62 if config.dry_run else config.max_rejected_records,
+            keep=PLAN_REJECTIONS_SHOWN if config.dry_run else 0,
+        )
+        self.workspace = Workspace(
+            client=client,
+            catalogs={model: AttributeCatalog(client, model, dry_run=config.dry_run) for model in ("contact",)},
+            ledger=ledger,
+            stats=RunStats(),
+            dry_run=config.dry_run,
+        )
+        self.units: Dict[str, Unit] = _units(config, self.workspace)
+        # A dry run writes nothing, so it may confirm no STATE.
+        self.tracker = StateTracker(None if config.dry_run else out)
+        self.scheduler = Scheduler(tracker=self.tracker, stop=stop, max_concurrency=config.max_concurrency)
+        self.reporter = Reporter(
+            self.workspace.stats,
+            [StreamReport(unit.stream, unit.noun, unit.outcomes) for unit in self.units.values()],
+            requests=client.log.totals,
+            rate_limit_wait=lambda: self.governor.waited_seconds,
+            interval=config.progress_interval,
+        )
+        self._batcher = Batcher(self.tracker, config.batch_size)
+        self._schemas = SchemaBook()
+        self._mappers: Dict[str, Mapper] = {}
+
+    def process(self, read: Callable[[int], bytes]) -> None:
+        """Load everything `read` gives; on bad input, what was read before it is still loaded and confirmed."""
+        self.reporter.start()
+        try:
+            self._read(read)
+        except Interrupted:
+            raise
+        except TargetError:
+            try:
+                self._finish()
+            except TargetError:
+                pass  # the first failure is the one to report
+            raise
+        self._finish()
+
+    def stop(self, reason: Interrupted, grace: float) -> bool:
+        """Stop on a signal: give the writes under way `grace` seconds, then abandon the rest.
+
+        Returns whether every write under way finished; the caller exits either way.
+        """
+        if self.scheduler.stop(reason, grace):
+            return True
+        # Past the grace: no retries, and nothing left waiting for the rate
+        # limit or a bulk job. A moment lets those waits settle.
+        self.workspace.client.stop()
+        self._close_units()
+        return self.scheduler.stop(reason, SETTLE_SECONDS)
+
+    def close(self) -> None:
+        self._close_units()
+        self.workspace.client.close()
+        self.workspace.ledger.close()
+        self.reporter.finish(self.config.dry_run)
+
+    def plan(self) -> List[str]:
+        """What a dry run would have done, one line each."""
+        lines = [self.reporter.plan()]
+        for model, catalog in self.workspace.catalogs.items():
+            created = ", ".join(f"{name} ({data_type})" for name, data_type in catalog.created)
+            label = "custom attributes" if model == "contact" else f"{model} custom attributes"
+            lines.append(f"plan: {label} to create: {created or 'none'}")
+        ledger = self.workspace.ledger
+        for rejection in ledger.kept:
+            lines.append(f"plan: reject the record at {rejection.describe()}: {rejection.reason}")
+        if ledger.count > len(ledger.kept):
+            lines.append(f"plan: ... and {ledger.count - len(ledger.kept)} more rejections")
+        return lines
+
+    def _finish(self) -> None:
+        self._send(self._batcher.flush())
+        self.scheduler.close()
+
+    def _close_units(self) -> None:
+        for unit in self.units.values():
+            unit.close()
+
+    def _read(self, read: Callable[[int], bytes]) -> None:
+        for message in read_messages(pump_lines(read, self._stop)):
+            self.scheduler.check()
+            if isinstance(message, RecordMessage):
+                self._record(message)
+            elif isinstance(message, StateMessage):
+                self._send(self._batcher.older_than(MAX_BATCH_AGE_SECONDS))
+                self.tracker.state_read(message.value)
+            elif isinstance(message, SchemaMessage):
+                self._schema(message)
+            elif isinstance(message, ActivateVersionMessage):
+                logger.info("line %d: ACTIVATE_VERSION for stream %r noted", message.line, message.stream)
+            elif isinstance(message, InputIdle):
+                # The tap paused: what it sent so far, and the STATE after it, need not wait.
+                self._send(self._batcher.flush())
+
+    def _schema(self, message: SchemaMessage) -> None:
+        self._schemas.add(message)
+        unit = self.units.get(message.stream)
+        if unit is not None:
+            self._mappers[message.stream] = unit.mapper(message.schema)
+
+    def _record(self, message: RecordMessage) -> None:
+        self._schemas.require(message)
+        unit = self.units.get(message.stream)
+        if unit is None:
+            return
+        self.workspace.stats.add(unit.stream, READ)
+        violation = self._schemas.violation(message)
+        try:
+            if violation:
+                raise RecordRejected(violation, code="schema_violation")
+            payload = self._mappers[message.stream](message.record, message.line)
+        except RecordRejected as exc:
+            identifiers = _identifiers(unit, message.record)
+            self.workspace.reject_record(unit.stream, message.line, identifiers, message.record, exc)
+            return
+        self._send(self._batcher.add(unit, payload, self.tracker.record_read()))
+
+    def _send(self, batches: List[Batch]) -> None:
+        for batch in batches:
+            self.scheduler.submit(batch)
+
+
+def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
+    units: List[Unit] = [
+        ContactsUnit(
+            workspace,
+            stream=config.users_stream,
+            overrides=config.reserved_field_overrides,
+            owner_id_as_text=_owner_id_is_text(config.intercom_version),
+            bulk_job_timeout=config.bulk_job_timeout if config.write_mode == "bulk" and not config.dry_run else None,
+            max_concurrency=config.max_concurrency,
+        )
+    ]
+    return {unit.stream: unit for unit in units}
+
+
+def _identifiers(unit: Unit, record: Dict[str, Any]) -> Dict[str, Any]:
+    """How a record that could not be mapped is named: by the identifier fields its unit reads."""
+    named = {}
+    for name, source in unit.identifier_sources():
+        value = record.get(source)
+        if value not in (None, ""):
+            named[name] = value
+    return named
+
+
+def _owner_id_is_text(version: str) -> bool:
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return True  # Preview and Unstable follow the newest stable version.
+    return (major, minor) >= (2, 16)

@@ -1,0 +1,123 @@
+"""Contacts: the users stream's records become Intercom contacts with the role user.
+
+Each batch is looked up with a few searches (see `identity`), its records are
+grouped by the user they may mean, and each group is written in input order,
+through the stable Contacts API (`write`) or Intercom's Preview bulk jobs
+(`bulk`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
+
+from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
+from target_intercom.units.contacts.bulk import BulkWriter
+from target_intercom.units.contacts.identity import (
+    ContactIndex,
+    RecentContacts,
+    Resolver,
+    looks_like_intercom_id,
+    search_queries,
+)
+from target_intercom.units.contacts.mapping import ContactMapper, ContactPayload
+from target_intercom.units.contacts.write import ContactWriter
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("created", "updated", "unchanged", "rejected")
+
+
+class ContactsUnit:
+    noun = "users"
+    outcomes: Sequence[str] = OUTCOMES
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        stream: str,
+        overrides: Mapping[str, Optional[str]],
+        owner_id_as_text: bool,
+        bulk_job_timeout: Optional[float],
+        max_concurrency: int,
+    ) -> None:
+        """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs."""
+        self.stream = stream
+        self._workspace = workspace
+        self._overrides = overrides
+        self._owner_id_as_text = owner_id_as_text
+        self._recent = RecentContacts()
+        self._writer = ContactWriter(workspace, self._recent, stream)
+        self._bulk: Optional[BulkWriter] = None
+        if bulk_job_timeout is not None:
+            self._bulk = BulkWriter(
+                workspace=workspace,
+                recent=self._recent,
+                writer=self._writer,
+                stream=stream,
+                job_timeout=bulk_job_timeout,
+                max_concurrency=max_concurrency,
+            )
+        self.writes_whole_batches = self._bulk is not None
+        self._warned_unknown_id = False
+
+    def mapper(self, schema: Optional[Mapping[str, Any]]) -> Mapper:
+        return ContactMapper(self._overrides, schema, self._owner_id_as_text)
+
+    def identifier_sources(self) -> List[Tuple[str, str]]:
+        named = (("user_id", "user_id"), ("id", "id"), ("email", "email"))
+        return [(name, source) for name, default in named if (source := self._overrides.get(name, default))]
+
+    def prepare(self, payloads: Sequence[Payload]) -> "ContactBatch":
+        contacts: List[ContactPayload] = [p for p in payloads if isinstance(p, ContactPayload)]
+        found = ContactIndex()
+        unknown = [p for p in contacts if not self._recent.knows(p)]
+        for query in search_queries(unknown):
+            for contact in self._workspace.client.contacts.search(query):
+                found.add(contact)
+        for payload in unknown:
+            if payload.intercom_id and not found.by_id(payload.intercom_id):
+                self._look_up_by_id(payload.intercom_id, found)
+        self._workspace.catalog("contact").prepare(contacts)
+        return ContactBatch(self, contacts, Resolver(found, self._recent))
+
+    def close(self) -> None:
+        if self._bulk is not None:
+            self._bulk.close()
+
+    def _look_up_by_id(self, contact_id: str, found: ContactIndex) -> None:
+        # Search lags writes; a lookup by id does not. A value that cannot be
+        # an Intercom id is not worth a request, but is worth a warning.
+        contact = self._workspace.client.contacts.find(contact_id) if looks_like_intercom_id(contact_id) else None
+        if contact is not None:
+            found.add(contact)
+        elif not self._warned_unknown_id:
+            self._warned_unknown_id = True
+            logger.warning(
+                "records name Intercom contact ids that do not exist; the field they come from (id unless "
+                "reserved_field_overrides says otherwise) must hold Intercom's contact id. If it holds your "
+                'own user id, set reserved_field_overrides to {"user_id": "id", "id": null}'
+            )
+
+    def write(self, payloads: Sequence[ContactPayload], resolver: Resolver, outcomes: Outcomes) -> None:
+        if self._bulk is not None:
+            self._bulk.write_batch(payloads, resolver, outcomes)
+        else:
+            self._writer.write_chain(payloads, resolver, outcomes)
+
+
+class ContactBatch:
+    """A batch of the users stream, looked up."""
+
+    def __init__(self, unit: ContactsUnit, payloads: List[ContactPayload], resolver: Resolver) -> None:
+        self._unit = unit
+        self._payloads = payloads
+        self._resolver = resolver
+
+    def groups(self) -> List[Group]:
+        return [Group(keys, members) for keys, members in self._resolver.groups(self._payloads)]
+
+    def write(self, group: Group, outcomes: Outcomes) -> None:
+        contacts = [p for p in group.payloads if isinstance(p, ContactPayload)]
+        self._unit.write(contacts, self._resolver, outcomes)

@@ -1,0 +1,119 @@
+"""Carrying out one record's lookup decision through the stable Contacts API.
+
+A create that Intercom answers with 409 (the contact exists, though search did
+not show it yet) becomes an update of the contact the conflict names, which
+is exactly what the lookup rules would have chosen had search been current.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Dict, Mapping, Sequence
+
+from target_intercom.intercom import Conflict, IntercomContact, Refused
+from target_intercom.rejects import RecordRejected
+from target_intercom.units.base import Outcomes, Workspace
+from target_intercom.units.contacts.identity import Create, Decision, RecentContacts, Reject, Resolver, Unchanged, Update
+from target_intercom.units.contacts.mapping import ContactPayload
+
+logger = logging.getLogger(__name__)
+
+
+class ContactWriter:
+    def __init__(self, workspace: Workspace, recent: RecentContacts, stream: str) -> None:
+        self._workspace = workspace
+        self._contacts = workspace.client.contacts
+        self._catalog = workspace.catalog("contact")
+        self._recent = recent
+        self._stream = stream
+        self._dry_run = workspace.dry_run
+        self._dry_run_ids = itertools.count(1)
+
+    def write_chain(self, payloads: Sequence[ContactPayload], resolver: Resolver, outcomes: Outcomes) -> None:
+        """Records that may mean the same user, in input order."""
+        for payload in payloads:
+            with self._workspace.settling(self._stream, payload, outcomes):
+                custom = self._catalog.custom_attributes(payload)
+                self.apply(payload, custom, resolver.decide(payload, custom))
+
+    def apply(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
+        """Carry out a decision; raises RecordRejected (or Refused) when the record cannot be written."""
+        if isinstance(decision, Reject):
+            raise RecordRejected(decision.reason, decision.code)
+        if isinstance(decision, Unchanged):
+            self._workspace.stats.add(self._stream, "unchanged")
+        elif isinstance(decision, Update):
+            self._update(decision.contact.id, payload, custom)
+        elif isinstance(decision, Create):
+            self._create(payload, custom)
+
+    def _create(self, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
+        body: Dict[str, Any] = {"role": "user"}
+        body.update((k, v) for k, v in payload.core.items() if v is not None)
+        attributes = {k: v for k, v in custom.items() if v is not None}
+        if attributes:
+            body["custom_attributes"] = attributes
+        if self._dry_run:
+            self._remember_planned(f"dry-run-{next(self._dry_run_ids)}", payload, attributes)
+            self._workspace.stats.add(self._stream, "created")
+            return
+        try:
+            contact = self._contacts.create(body)
+        except Conflict as conflict:
+            self._update_after_conflict(conflict, payload, custom)
+            return
+        self._recent.remember(contact)
+        self._workspace.stats.add(self._stream, "created")
+
+    def _update_after_conflict(self, conflict: Conflict, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
+        if conflict.archived:
+            raise RecordRejected(
+                f"an archived Intercom contact matches this user (id={conflict.existing_id}); "
+                "unarchive it in Intercom to load this record",
+                "conflict_archived",
+            )
+        if not conflict.existing_id:
+            raise RecordRejected(f"Intercom reports a conflicting contact: {conflict}", "conflict")
+        self._update(conflict.existing_id, payload, custom, after_conflict=True)
+
+    def _update(
+        self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any], after_conflict: bool = False
+    ) -> None:
+        body: Dict[str, Any] = dict(payload.core)
+        if after_conflict:
+            # Search sees only users; the contact a conflict names may be a lead
+            # holding this user_id, and the record says it is a user.
+            body["role"] = "user"
+        if custom:
+            body["custom_attributes"] = dict(custom)
+        if self._dry_run:
+            self._remember_planned(contact_id, payload, custom)
+            self._workspace.stats.add(self._stream, "updated")
+            return
+        try:
+            contact = self._contacts.update(contact_id, body)
+        except Conflict as conflict:
+            raise RecordRejected(
+                f"its user_id or email belongs to another Intercom contact (id={conflict.existing_id})", "conflict"
+            ) from None
+        except Refused as exc:
+            if exc.status != 404 or after_conflict:
+                raise
+            # Deleted since the lookup: what is left to do is a create.
+            self._create(payload, custom)
+            return
+        self._recent.remember(contact)
+        self._workspace.stats.add(self._stream, "updated")
+
+    def _remember_planned(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
+        self._recent.remember(
+            IntercomContact(
+                id=contact_id,
+                role="user",
+                external_id=payload.external_id,
+                email=payload.email,
+                core=dict(payload.core),
+                custom=dict(custom),
+            )
+        )
