@@ -1,0 +1,1 @@
+"""One unit per Intercom object: how its records are mapped, looked up and written."""
