@@ -7,10 +7,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .bulk import bulk_items, check_bulk_access
+from .company_routes import COMPANY_ROUTES
 from .core import Core
 from .errors import ApiError, bad_param
 from .search import DEFAULT_PER_PAGE, MAX_PER_PAGE, compile_query, decode_cursor, encode_cursor, page_of, \
     parse_pagination, run_query
+from .event_routes import EVENT_ROUTES
+from .tag_routes import TAG_ROUTES
 from .versions import at_least, is_preview
 
 
@@ -229,7 +232,7 @@ ROUTES = [
     Route("GET", "/data_attributes", list_data_attributes),
     Route("POST", "/data_attributes", create_data_attribute),
     Route("PUT", "/data_attributes/{id}", update_data_attribute),
-]
+] + [Route(method, template, handler) for method, template, handler in COMPANY_ROUTES + TAG_ROUTES + EVENT_ROUTES]
 _EXACT = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
 
 
