@@ -21,7 +21,7 @@ MAX_MONTHLY_SPEND = 2 ** 31 - 1          # "an upper limit of 2**31-1 or 2147483
 CONTACT_COMPANY_LIMIT = 1000              # "Contact has reached the maximum of 1000 company associations"
 LIST_CAP = 10_000                         # "a limit of 10,000 Companies that can be returned" (POST /companies/list)
 DEFAULT_PER_PAGE = 15                     # "Defaults to 15" (GET /companies, POST /companies/list)
-MAX_PER_PAGE = 60                         # guess: the 2.x spec names no maximum; v1 documented 60
+MAX_PER_PAGE = 60                         # guess: the 2.x spec names no maximum
 SCROLL_PAGE_SIZE = 15                     # guess: the spec does not say how many companies a scroll page holds
 
 _STRINGS = ("name", "plan", "website", "industry")

@@ -73,7 +73,7 @@ def _company_page(core: "Core", req: "ApiRequest", items: List[co.Company]) -> R
     picked, total_pages, more = co.capped_page(items, page, per_page)
     # `next` is the URL of the next page, null on the last one (as in the examples). The 2.x schema types it as
     # starting_after_paging, but Intercom's SDK generator overrides company_list.pages to a string `next`
-    # (Intercom-OpenAPI fern/openapi-overrides.yml, offset_pages), as v1 documented it.
+    # (Intercom-OpenAPI fern/openapi-overrides.yml, offset_pages).
     next_url = "%s%s?page=%d&per_page=%d" % (req.base_url, req.path, page + 1, per_page) if more else None
     pages = {"type": "pages", "next": next_url, "page": page, "per_page": per_page, "total_pages": total_pages}
     return 200, {"type": "list", "data": [co.render(core, c) for c in picked], "pages": pages,

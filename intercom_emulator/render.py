@@ -14,10 +14,12 @@ EMBEDDED_MAX = 10
 
 def _list_ref(contact_id: str, what: str, ids: Iterable[str] = (), kind: str = "") -> Dict[str, Any]:
     """A contact's addressable list; ``ids`` (tags or companies) fill its data with {type, id, url} entries."""
+    url = "/contacts/%s/%s" % (contact_id, what)
+    if not ids:  # most contacts: no tags, no companies
+        return {"type": "list", "data": [], "url": url, "total_count": 0, "has_more": False}
     ids = list(ids)
     data = [{"type": kind, "id": i, "url": "/%s/%s" % (what, i)} for i in ids[:EMBEDDED_MAX]]
-    return {"type": "list", "data": data, "url": "/contacts/%s/%s" % (contact_id, what), "total_count": len(ids),
-            "has_more": len(ids) > EMBEDDED_MAX}
+    return {"type": "list", "data": data, "url": url, "total_count": len(ids), "has_more": len(ids) > EMBEDDED_MAX}
 
 
 def email_domain(email: Optional[str]) -> Optional[str]:
