@@ -5,6 +5,7 @@ Nothing here takes the emulator's lock: callers (the company routes, the bulk wo
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -220,8 +221,7 @@ def _is_int(value: Any) -> bool:
 def _monthly_spend(value: Any) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
-            float("inf"), float("-inf")):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise bad_param("monthly_spend must be a number")
     spend = int(value)  # "this will truncate floats ... 155.98 will be truncated to 155"
     if spend > MAX_MONTHLY_SPEND:

@@ -82,8 +82,9 @@ def test_the_contact_embeds_ten_companies(emulator: Emulator, api: httpx.Client)
     for cid in ids[:10]:
         api.post("/contacts/%s/companies" % u["id"], json={"id": cid})
     embedded = api.get("/contacts/" + u["id"]).json()["companies"]
-    assert embedded == {"type": "list", "data": [{"type": "company", "id": i, "url": "/companies/" + i} for i in ids[:10]],
-                        "url": "/contacts/%s/companies" % u["id"], "total_count": 10, "has_more": False}
+    entries = [{"type": "company", "id": i, "url": "/companies/" + i} for i in ids[:10]]
+    assert embedded == {"type": "list", "data": entries, "url": "/contacts/%s/companies" % u["id"], "total_count": 10,
+                        "has_more": False}
     for cid in ids[10:]:
         api.post("/contacts/%s/companies" % u["id"], json={"id": cid})
     embedded = api.get("/contacts/" + u["id"]).json()["companies"]

@@ -125,7 +125,8 @@ def test_request_level_422s(emu: Emulator, pv: httpx.Client, method: str, path: 
 
 
 def test_jobs_append_close_and_stay_with_their_object(emu: Emulator, pv: httpx.Client) -> None:
-    assert pv.post("/companies/bulk", json={"companies": [{"company_id": str(i)} for i in range(100)]}).status_code == 202
+    hundred = {"companies": [{"company_id": str(i)} for i in range(100)]}
+    assert pv.post("/companies/bulk", json=hundred).status_code == 202
     first = pv.post("/companies/bulk", json={"companies": [{"company_id": "a"}]}).json()
     second = pv.post("/companies/bulk", json={"companies": [{"company_id": "b"}], "job": {"id": first["id"]}})
     assert second.status_code == 202 and len(second.json()["tasks"]) == 2
