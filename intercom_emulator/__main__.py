@@ -14,7 +14,7 @@ from .emulator import Emulator
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m intercom_emulator",
                                 description="Local emulator of Intercom's REST API (contacts, data attributes, "
-                                            "Preview bulk contacts).")
+                                            "companies, tags, data events, Preview bulk contacts and companies).")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)")
     p.add_argument("--token", default="demo", help="access token clients must send as a Bearer token")
@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bulk-task-delay", type=float, default=0.2, help="seconds a bulk task runs")
     p.add_argument("--no-bulk", action="store_true", help="answer the Preview bulk endpoints with 404")
     p.add_argument("--default-version", default="2.14", help="API version for requests without Intercom-Version")
-    p.add_argument("--seed", metavar="FILE", help='JSON file {"data_attributes": [...], "contacts": [...]}')
+    p.add_argument("--seed", metavar="FILE",
+                   help='JSON file {"data_attributes": [...], "contacts": [...], "tags": [...], "companies": [...]}')
     p.add_argument("--verbose", "-v", action="store_true", help="log one line per request to stderr")
     return p
 
@@ -46,11 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             with open(args.seed) as fh:
                 seed: Any = json.load(fh)
-            for attr in seed.get("data_attributes") or []:
-                attr = dict(attr)
-                emu.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"),
-                                        **attr)
-            emu.seed_contacts(seed.get("contacts") or [])
+            emu.seed(seed)
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             print("error: cannot seed from %s: %s" % (args.seed, exc), file=sys.stderr)
             return 2

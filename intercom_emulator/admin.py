@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl
 if TYPE_CHECKING:  # pragma: no cover
     from .emulator import Emulator
 
-FAULT_METHODS = ("fail_next", "drop_next", "delay_next", "malformed_next", "fail_writes_after", "clear_faults")
+FAULT_METHODS = ("fail_next", "drop_next", "delay_next", "malformed_next", "fail_writes_after", "company_race_next",
+                 "clear_faults")
 
 
 def _flag(query: Dict[str, str], name: str) -> bool:
@@ -27,7 +28,7 @@ def handle_admin(emu: "Emulator", method: str, path: str, qs: str, raw_body: byt
     action = path[len("/_emulator"):] or "/"
     try:
         return _route(emu, method, action, query, body)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         return 400, {"error": str(exc)}
 
 
@@ -49,6 +50,15 @@ def _route(emu: "Emulator", method: str, action: str, query: Dict[str, str], bod
             return 200, {"jobs": emu.bulk_jobs()}
         if action == "/data_attributes":
             return 200, {"data_attributes": emu.data_attributes(query.get("model") or None)}
+        if action == "/companies":
+            companies = emu.companies(include_archived=_flag(query, "include_archived"))
+            return 200, {"companies": companies, "count": len(companies)}
+        if action == "/tags":
+            tags = emu.tags()
+            return 200, {"tags": tags, "count": len(tags)}
+        if action == "/events":
+            events = emu.events(query.get("contact_id") or None)
+            return 200, {"events": events, "count": len(events)}
         if action == "/config":
             return 200, emu.settings
     elif method == "POST":
@@ -61,12 +71,7 @@ def _route(emu: "Emulator", method: str, action: str, query: Dict[str, str], bod
         if action == "/faults":
             return _fault(emu, body)
         if action == "/seed":
-            attrs = body.get("data_attributes") or []
-            for attr in attrs:
-                attr = dict(attr)
-                emu.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"), **attr)
-            n = emu.seed_contacts(body.get("contacts") or [], visible=bool(body.get("visible", True)))
-            return 200, {"contacts": n, "data_attributes": len(attrs)}
+            return 200, emu.seed(body)
     return 404, {"error": "no admin endpoint %s %s" % (method, action)}
 
 

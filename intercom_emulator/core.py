@@ -1,6 +1,7 @@
 """The emulated workspace: all state behind one lock, and the contact operations the API performs on it."""
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -8,13 +9,16 @@ from typing import Any, Dict, Iterable, Optional
 
 from .attributes import AttributeRegistry
 from .bulk import BulkManager
+from .companies import CompanyStore, apply_company_bulk_item
 from .errors import ApiError, not_found
+from .events import EventStore
 from .faults import FaultPlan
 from .ratelimit import RateLimiter
 from .render import contact_reference, render_contact
 from .reqlog import RequestLog
 from .settings import Settings
 from .store import Contact, ContactStore
+from .tags import TagStore
 from .versions import is_preview, owner_id_is_string
 from .writes import apply_changes, check_contact_write, contact_from_seed, ignored_fields
 
@@ -37,6 +41,11 @@ class Core:
         self.faults = FaultPlan()
         self.log = RequestLog(log_maxlen)
         self.bulk = BulkManager(self.lock, self.apply_bulk_item, lambda: self.settings.bulk_task_delay)
+        # Companies, tags and data events: see companies.py, tags.py and events.py (company bulk items run there).
+        self.companies = CompanyStore()
+        self.tags = TagStore()
+        self.events = EventStore()
+        self.bulk.register("companies", functools.partial(apply_company_bulk_item, self))
         self.workspace_id = WORKSPACE_ID
         # Set when the server stops, so sleeping handler threads (latency, delays) wake up at once.
         self.stopping = threading.Event()
@@ -50,6 +59,9 @@ class Core:
             self.store = ContactStore()
             self.attributes.reset()
             self.bulk.reset()
+            self.companies = CompanyStore()
+            self.tags = TagStore()
+            self.events = EventStore()
         self.log.reset()
         self.faults.clear()
         self.limiter.reset()
@@ -57,7 +69,8 @@ class Core:
     # ---- rendering ----------------------------------------------------------------------------------
     def render(self, c: Contact, version: str, push: bool = False) -> Dict[str, Any]:
         return render_contact(c, self.workspace_id, owner_as_string=owner_id_is_string(version),
-                              preview=is_preview(version), push=push)
+                              preview=is_preview(version), push=push,
+                              companies=self.companies.company_ids_of(c.id), tags=self.tags.tag_ids_of_contact(c.id))
 
     def _visible_from(self) -> float:
         return time.monotonic() + self.settings.search_lag
@@ -118,7 +131,13 @@ class Core:
     def delete_contact(self, contact_id: str) -> Dict[str, Any]:
         c = self.find(contact_id)
         self.store.remove(c)
+        self.forget_links(c.id)
         return contact_reference(c, deleted=True)
+
+    def forget_links(self, contact_id: str) -> None:
+        """A permanently deleted contact leaves its companies and loses its tags (its events stay recorded)."""
+        self.companies.forget_contact(contact_id)
+        self.tags.forget_contact(contact_id)
 
     # ---- bulk items (run by the bulk worker, which holds the lock) ------------------------------------
     def apply_bulk_item(self, kind: str, item: Dict[str, Any]) -> Dict[str, Any]:
@@ -129,6 +148,7 @@ class Core:
                 if c is None:
                     raise not_found()
                 self.store.remove(c)
+                self.forget_links(c.id)
                 outcome.update(outcome="deleted", contact_id=c.id)
             elif kind == "create":
                 outcome["ignored_fields"] = ignored_fields(item, "bulk_create")

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from typing import Any, Dict, Iterable, List, Optional
 
 from .admin import handle_admin
+from .companies import CONTACT_COMPANY_LIMIT, Company, company_exists, company_from_seed, render
 from .core import Core
+from .events import inspect_event
 from .faults import DELAY, DROP, FAIL, MALFORMED, Fault
 from .reqlog import RequestRecord
 from .server import EmulatorHTTPServer
 from .settings import Settings, apply_settings
+from .tags import Tag, render_tag
 
 
 class Emulator:
@@ -19,12 +23,20 @@ class Emulator:
     def __init__(self, token: str = "emulator-token", *, host: str = "127.0.0.1", port: int = 0,
                  search_lag: float = 0.0, rate_limit_per_minute: Optional[int] = 10_000, latency: float = 0.0,
                  jitter: float = 0.0, bulk_task_delay: float = 0.2, bulk_enabled: bool = True,
-                 default_version: str = "2.14", verbose: bool = False, log_maxlen: int = 100_000) -> None:
+                 default_version: str = "2.14", verbose: bool = False, log_maxlen: int = 100_000,
+                 company_lookup_sees_userless: bool = True, company_create_race: bool = True,
+                 company_put_company_id: str = "reject", company_scroll_expiry: float = 60.0,
+                 tag_users_max: Optional[int] = None, event_long_text: str = "store") -> None:
         settings = Settings()
         apply_settings(settings, dict(token=token, search_lag=search_lag,
                                       rate_limit_per_minute=rate_limit_per_minute, latency=latency, jitter=jitter,
                                       bulk_task_delay=bulk_task_delay, bulk_enabled=bulk_enabled,
-                                      default_version=default_version, verbose=verbose))
+                                      default_version=default_version, verbose=verbose,
+                                      company_lookup_sees_userless=company_lookup_sees_userless,
+                                      company_create_race=company_create_race,
+                                      company_put_company_id=company_put_company_id,
+                                      company_scroll_expiry=company_scroll_expiry, tag_users_max=tag_users_max,
+                                      event_long_text=event_long_text))
         self._core = Core(settings, log_maxlen)
         self._host = host
         self._requested_port = port
@@ -99,7 +111,8 @@ class Emulator:
         return self._core.settings.as_dict()
 
     def reset(self) -> None:
-        """Forget contacts, custom attributes, bulk jobs, the request log, counters, faults and the rate window."""
+        """Forget contacts, companies, tags, events, custom attributes, bulk jobs, the request log, counters,
+        faults and the rate window."""
         self._core.reset()
 
     # ---- contacts and data attributes ---------------------------------------------------------------------
@@ -136,6 +149,123 @@ class Emulator:
         with core.lock:
             return core.attributes.seed(name, data_type, model, **extra).render()
 
+    # ---- companies, tags and data events ----------------------------------------------------------------
+    def companies(self, include_archived: bool = False) -> List[Dict[str, Any]]:
+        """Every company as the API renders it (the lists hide companies without users; this does not), plus
+        ``archived`` and ``contact_ids`` (all attached contacts, in attachment order)."""
+        core = self._core
+        with core.lock:
+            return [self._company_dict(c) for c in core.companies.by_id.values() if include_archived or not c.archived]
+
+    def company(self, id: Optional[str] = None, *, company_id: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """One company by Intercom id (archived ones too) or by your live ``company_id``; None when unknown."""
+        core = self._core
+        with core.lock:
+            c = core.companies.by_id.get(id) if id is not None else core.companies.by_company_id.get(company_id or "")
+            return self._company_dict(c) if c is not None else None
+
+    def seed_company(self, **fields: Any) -> Dict[str, Any]:
+        """Insert one company as if it had always been there (no race, no API rules beyond consistency).
+
+        Besides the company's own fields it takes ``contact_ids`` and ``external_ids`` (contacts to attach) and
+        ``tags`` (tag names, created when missing).
+        """
+        core = self._core
+        with core.lock:
+            return self._company_dict(self._seed_company(fields))
+
+    def seed_companies(self, companies: Iterable[Dict[str, Any]]) -> int:
+        core = self._core
+        count = 0
+        with core.lock:
+            for fields in companies:
+                self._seed_company(dict(fields))
+                count += 1
+        return count
+
+    def _seed_company(self, fields: Dict[str, Any]) -> Company:
+        core = self._core
+        contact_ids = [str(i) for i in fields.get("contact_ids") or ()]
+        for external_id in fields.get("external_ids") or ():
+            contact = core.store.by_external_id.get(external_id)
+            if contact is None:
+                raise ValueError("no contact has the external_id %r" % (external_id,))
+            contact_ids.append(contact.id)
+        for contact_id in contact_ids:
+            if core.store.get(contact_id, include_archived=True) is None:
+                raise ValueError("no contact has the id %r" % (contact_id,))
+            if len(core.companies.by_contact.get(contact_id, ())) >= CONTACT_COMPANY_LIMIT:
+                raise ValueError("contact %s already belongs to %d companies" % (contact_id, CONTACT_COMPANY_LIMIT))
+        tag_names = list(fields.get("tags") or ())
+        if not all(isinstance(n, str) and n.strip() for n in tag_names):
+            raise ValueError("tags must be a list of tag names")
+        c = company_from_seed(core.companies, core.attributes, fields, int(time.time()))
+        if not c.archived:
+            for contact_id in contact_ids:
+                core.companies.attach(c, contact_id, c.updated_at)
+        for name in tag_names:
+            tag, _ = core.tags.find_or_create(name)
+            core.tags.tag_company(tag, c.id, c.updated_at)
+        return c
+
+    def _company_dict(self, c: Company) -> Dict[str, Any]:
+        data = render(self._core, c)
+        data["archived"] = c.archived
+        data["contact_ids"] = list(c.contacts)
+        return data
+
+    def tags(self) -> List[Dict[str, Any]]:
+        """Every tag with the contacts and companies that carry it."""
+        core = self._core
+        with core.lock:
+            return [self._tag_dict(t) for t in core.tags.by_id.values()]
+
+    def seed_tag(self, name: str, contact_ids: Iterable[str] = ()) -> Dict[str, Any]:
+        """Create a tag (or find it: names ignore case), optionally on some contacts."""
+        core = self._core
+        with core.lock:
+            tag, _ = core.tags.find_or_create(name)
+            now = int(time.time())
+            for contact_id in contact_ids:
+                if core.store.get(contact_id, include_archived=True) is None:
+                    raise ValueError("no contact has the id %r" % (contact_id,))
+                core.tags.tag_contact(tag, contact_id, now)
+            return self._tag_dict(tag)
+
+    def _tag_dict(self, tag: Tag) -> Dict[str, Any]:
+        data = render_tag(tag)
+        data["contact_ids"] = list(tag.contacts)
+        data["company_ids"] = list(tag.companies)
+        return data
+
+    def events(self, contact_id: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Stored data events (duplicates are not stored), oldest first: event_name, created_at, the metadata kept,
+        contact_id, the identifier the request used (user_id, email or id; the others None) and the metadata
+        keys beyond the tenth that were ignored."""
+        core = self._core
+        with core.lock:
+            return [inspect_event(e) for e in core.events.all if contact_id is None or e.contact_id == contact_id]
+
+    def seed(self, data: Dict[str, Any]) -> Dict[str, int]:
+        """Seed from one document, as the admin ``seed`` endpoint and ``--seed`` file do: ``data_attributes``,
+        ``contacts`` (with ``visible``), ``tags`` (names, or {"name", "contact_ids"}) and ``companies``."""
+        attrs = data.get("data_attributes") or []
+        for attr in attrs:
+            attr = dict(attr)
+            self.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"), **attr)
+        contacts = self.seed_contacts(data.get("contacts") or [], visible=bool(data.get("visible", True)))
+        out = {"contacts": contacts, "data_attributes": len(attrs)}
+        if "tags" in data:
+            for tag in data["tags"] or []:
+                if isinstance(tag, dict):
+                    self.seed_tag(tag["name"], tag.get("contact_ids") or ())
+                else:
+                    self.seed_tag(tag)
+            out["tags"] = len(data["tags"] or [])
+        if "companies" in data:
+            out["companies"] = self.seed_companies(data["companies"] or [])
+        return out
+
     def bulk_jobs(self) -> List[Dict[str, Any]]:
         """Bulk jobs with their tasks and, per task, each item's outcome (which the real API never shows)."""
         core = self._core
@@ -162,7 +292,9 @@ class Emulator:
         with core.lock:
             store = core.store
             contacts = {"contacts": len(store) - store.archived_count, "archived": store.archived_count,
-                        "bulk_jobs": core.bulk.job_count(), "custom_attributes": core.attributes.custom_count()}
+                        "bulk_jobs": core.bulk.job_count(), "custom_attributes": core.attributes.custom_count(),
+                        "companies": core.companies.live_count(), "tags": len(core.tags),
+                        "events": len(core.events), "events_deduplicated": core.events.duplicates}
         out: Dict[str, Any] = {"counts": self.counts(), "total": self.count(), "rate_limited": self.rate_limited}
         out.update(contacts)
         out["server_cpu"] = core.log.cpu()
@@ -174,10 +306,20 @@ class Emulator:
     # ---- faults -------------------------------------------------------------------------------------------
     def fail_next(self, n: Optional[int] = 1, status: int = 500, body: str = "json",
                   retry_after: Optional[float] = None, *, match_method: Optional[str] = None,
-                  match_path: Optional[str] = None) -> None:
-        """Answer the next ``n`` matching requests with ``status`` without processing them (n=None: forever)."""
+                  match_path: Optional[str] = None, code: Optional[str] = None,
+                  message: Optional[str] = None) -> None:
+        """Answer the next ``n`` matching requests with ``status`` without processing them (n=None: forever).
+
+        ``code`` and ``message`` replace the error.list defaults for that status.
+        """
         self._core.faults.add(Fault(FAIL, n, status=status, body=body, retry_after=retry_after,
-                                    match_method=match_method, match_path=match_path))
+                                    match_method=match_method, match_path=match_path, code=code, message=message))
+
+    def company_race_next(self, n: Optional[int] = 1) -> None:
+        """The next ``n`` POST /companies lose the create race: 400 unique_company_constraint, nothing applied."""
+        err = company_exists()
+        self.fail_next(n, status=err.status, code=err.code, message=err.message, match_method="POST",
+                       match_path=r"^/companies$")
 
     def drop_next(self, n: Optional[int] = 1, after_processing: bool = False, *, match_method: Optional[str] = None,
                   match_path: Optional[str] = None) -> None:

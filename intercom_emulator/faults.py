@@ -16,12 +16,13 @@ MALFORMED_KINDS = ("truncated", "garbage")
 
 class Fault:
     __slots__ = ("kind", "remaining", "status", "body", "retry_after", "after_processing", "seconds",
-                 "malformed", "method", "path_re")
+                 "malformed", "method", "path_re", "code", "message")
 
     def __init__(self, kind: str, remaining: Optional[int], *, status: int = 500, body: str = "json",
                  retry_after: Optional[float] = None, after_processing: bool = False, seconds: float = 0.0,
                  malformed: str = "truncated", match_method: Optional[str] = None,
-                 match_path: Optional[str] = None) -> None:
+                 match_path: Optional[str] = None, code: Optional[str] = None,
+                 message: Optional[str] = None) -> None:
         if remaining is not None and (isinstance(remaining, bool) or not isinstance(remaining, int) or remaining < 1):
             raise ValueError("n must be a positive integer or None (forever)")
         if body not in BODY_KINDS:
@@ -40,6 +41,9 @@ class Fault:
         self.malformed = malformed
         self.method = match_method.upper() if match_method else None
         self.path_re: Optional[Pattern[str]] = re.compile(match_path) if match_path else None
+        # The error.list code and message of a failure (defaults depend on the status).
+        self.code = code
+        self.message = message
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -47,14 +51,20 @@ class Fault:
         return self.path_re is None or self.path_re.search(path) is not None
 
     def describe(self) -> Dict[str, Any]:
-        return {"kind": self.kind, "remaining": self.remaining, "status": self.status, "body": self.body,
-                "after_processing": self.after_processing, "seconds": self.seconds,
-                "match_method": self.method, "match_path": self.path_re.pattern if self.path_re else None}
+        out = {"kind": self.kind, "remaining": self.remaining, "status": self.status, "body": self.body,
+               "after_processing": self.after_processing, "seconds": self.seconds,
+               "match_method": self.method, "match_path": self.path_re.pattern if self.path_re else None}
+        if self.code is not None or self.message is not None:
+            out.update(code=self.code, message=self.message)
+        return out
+
+
+_READS_BY_POST = ("/contacts/search", "/companies/list")
 
 
 def is_write(method: str, path: str) -> bool:
-    # Search is a POST but reads; everything else sent with POST/PUT changes state.
-    return method in ("POST", "PUT") and path != "/contacts/search"
+    # Search and the company list are POSTs but read; everything else sent with POST/PUT changes state.
+    return method in ("POST", "PUT") and path not in _READS_BY_POST
 
 
 class FaultPlan:

@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from .store import Contact
 
 _EMPTY: Dict[str, Any] = {}
 _NON_PHONE = re.compile(r"[^\d+]")
+# contact_tags and contact_companies: "Up to 10 will be displayed here. Use the url to get more."
+EMBEDDED_MAX = 10
 
 
-def _list_ref(contact_id: str, what: str) -> Dict[str, Any]:
-    return {"type": "list", "data": [], "url": "/contacts/%s/%s" % (contact_id, what), "total_count": 0,
-            "has_more": False}
+def _list_ref(contact_id: str, what: str, ids: Iterable[str] = (), kind: str = "") -> Dict[str, Any]:
+    """A contact's addressable list; ``ids`` (tags or companies) fill its data with {type, id, url} entries."""
+    url = "/contacts/%s/%s" % (contact_id, what)
+    if not ids:  # most contacts: no tags, no companies
+        return {"type": "list", "data": [], "url": url, "total_count": 0, "has_more": False}
+    ids = list(ids)
+    data = [{"type": kind, "id": i, "url": "/%s/%s" % (what, i)} for i in ids[:EMBEDDED_MAX]]
+    return {"type": "list", "data": data, "url": url, "total_count": len(ids), "has_more": len(ids) > EMBEDDED_MAX}
 
 
 def email_domain(email: Optional[str]) -> Optional[str]:
@@ -22,11 +29,12 @@ def email_domain(email: Optional[str]) -> Optional[str]:
 
 
 def render_contact(c: Contact, workspace_id: str, *, owner_as_string: bool = False, preview: bool = False,
-                   push: bool = False) -> Dict[str, Any]:
+                   push: bool = False, companies: Iterable[str] = (), tags: Iterable[str] = ()) -> Dict[str, Any]:
     """All fields of Intercom's ``contact`` schema, in the order of its examples.
 
     ``owner_as_string`` follows 2.16+ (string owner ids); ``preview`` adds Preview-only fields; ``push`` adds
-    ``enabled_push_messaging`` as the single-contact endpoints do.
+    ``enabled_push_messaging`` as the single-contact endpoints do. ``companies`` and ``tags`` are the ids of the
+    contact's companies and tags, in the order they were attached.
     """
     e = c.extra or _EMPTY
     cid = c.id
@@ -80,9 +88,9 @@ def render_contact(c: Contact, workspace_id: str, *, owner_as_string: bool = Fal
         "ios_sdk_version": e.get("ios_sdk_version"),
         "ios_last_seen_at": e.get("ios_last_seen_at"),
         "custom_attributes": c.custom if c.custom is not None else {},
-        "tags": _list_ref(cid, "tags"),
+        "tags": _list_ref(cid, "tags", tags, "tag"),
         "notes": _list_ref(cid, "notes"),
-        "companies": _list_ref(cid, "companies"),
+        "companies": _list_ref(cid, "companies", companies, "company"),
         # Not in the contact schema, but present in every example response Intercom documents.
         "opted_out_subscription_types": _list_ref(cid, "subscriptions"),
         "opted_in_subscription_types": _list_ref(cid, "subscriptions"),

@@ -6,22 +6,24 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
+from .bulk import bulk_items, check_bulk_access
+from .company_routes import COMPANY_ROUTES
 from .core import Core
 from .errors import ApiError, bad_param
 from .search import DEFAULT_PER_PAGE, MAX_PER_PAGE, compile_query, decode_cursor, encode_cursor, page_of, \
     parse_pagination, run_query
-from .versions import PREVIEW, at_least, is_preview
-
-BULK_MAX_ITEMS = 100
+from .event_routes import EVENT_ROUTES
+from .tag_routes import TAG_ROUTES
+from .versions import at_least, is_preview
 
 
 class ApiRequest:
     """What a handler needs to know about a request (already authenticated and rate limited)."""
 
-    __slots__ = ("method", "path", "params", "query", "body", "body_error", "version", "base_url")
+    __slots__ = ("method", "path", "params", "query", "body", "body_error", "version", "base_url", "arrived")
 
     def __init__(self, method: str, path: str, params: Dict[str, str], query: Dict[str, str], body: Any,
-                 body_error: bool, version: str, base_url: str) -> None:
+                 body_error: bool, version: str, base_url: str, arrived: float = 0.0) -> None:
         self.method = method
         self.path = path
         self.params = params
@@ -30,6 +32,8 @@ class ApiRequest:
         self.body_error = body_error
         self.version = version
         self.base_url = base_url
+        # Wall-clock time the request reached the server (before any latency): overlapping writes are judged by it.
+        self.arrived = arrived
 
     def json_object(self) -> Dict[str, Any]:
         if self.body_error:
@@ -163,26 +167,11 @@ def update_data_attribute(core: Core, req: ApiRequest) -> Reply:
 # ---- Preview bulk contacts -------------------------------------------------------------------------
 
 def _bulk_gate(core: Core, req: ApiRequest) -> None:
-    if req.version != PREVIEW or not core.settings.bulk_enabled:
-        raise ApiError(404, "not_found", "Resource Not Found")
+    check_bulk_access(req.version, core.settings.bulk_enabled)
 
 
 def _bulk_items(req: ApiRequest, need_id: bool) -> Tuple[List[Dict[str, Any]], Optional[str]]:
-    body = req.json_object()
-    if "contacts" not in body:
-        raise ApiError(422, "field_not_found", "contacts field must be supplied")
-    contacts = body["contacts"]
-    if not isinstance(contacts, list):
-        raise ApiError(422, "type_mismatch", "contacts must be an array")
-    if len(contacts) > BULK_MAX_ITEMS:
-        raise ApiError(422, "parameter_invalid", "maximum number of contacts per request is %d" % BULK_MAX_ITEMS)
-    if not all(isinstance(item, dict) for item in contacts):
-        raise ApiError(422, "type_mismatch", "each contact must be an object")
-    if need_id and not all(isinstance(item.get("id"), str) and item["id"] for item in contacts):
-        raise ApiError(422, "field_not_found", "contacts must be identified by id")
-    job = body.get("job")
-    job_id = job.get("id") if isinstance(job, dict) else None
-    return contacts, (str(job_id) if job_id is not None else None)
+    return bulk_items(req.json_object(), need_id, "contacts", "contact")
 
 
 def _bulk_submit(core: Core, req: ApiRequest, kind: str) -> Reply:
@@ -243,7 +232,7 @@ ROUTES = [
     Route("GET", "/data_attributes", list_data_attributes),
     Route("POST", "/data_attributes", create_data_attribute),
     Route("PUT", "/data_attributes/{id}", update_data_attribute),
-]
+] + [Route(method, template, handler) for method, template, handler in COMPANY_ROUTES + TAG_ROUTES + EVENT_ROUTES]
 _EXACT = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
 
 

@@ -319,10 +319,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         else:
             host = self.headers.get("Host") or "%s:%d" % (self.server.server_name, self.server.server_port)
             req = ApiRequest(record.method, record.path, params, record.query, body, body_error, version,
-                             "http://" + host)
+                             "http://" + host, arrived=record.time)
             try:
                 status, obj = route.handler(core, req)
-                reply = _Reply(status, _dumps(obj), headers)
+                # A handler answers bytes as they are: b"" for Intercom's empty bodies (202 of POST /events).
+                reply = _Reply(status, obj if isinstance(obj, bytes) else _dumps(obj), headers)
             except ApiError as exc:
                 headers.update(exc.headers)
                 reply = _error(exc.status, exc.code, exc.message, request_id, headers, exc.field)
@@ -357,7 +358,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             code, message = FAULT_ERRORS.get(status, ("server_error", _REASONS.get(status, "Error")))
             if status == 429:
                 message = "Exceeded rate limit of %d in 10_seconds" % limit
-            reply = _error(status, code, message, request_id, headers)
+            reply = _error(status, fault.code or code, fault.message or message, request_id, headers)
         reply.fault = "fail"
         return reply
 

@@ -62,6 +62,11 @@ class ResponseChecker:
             return
         schema = response_schema(self.spec, method, template, status)
         if schema is None:
+            if status < 400 and documented_without_body(self.spec, method, template, status):
+                if response.content:
+                    self.problems.append("%s: the spec documents no body, but one came" % where)
+                self.seen.add((method, template, status))
+                return
             if status < 400:
                 self.problems.append("%s: status not documented" % where)
                 return
@@ -73,6 +78,12 @@ class ResponseChecker:
             return
         self.problems += ["%s: %s" % (where, p) for p in validate(body, schema)]
         self.seen.add((method, template, status))
+
+
+def documented_without_body(spec: Dict[str, Any], method: str, template: str, status: int) -> bool:
+    """Whether the spec lists this status for the operation with no content (202 of POST /events, ...)."""
+    response = spec["paths"][template][method.lower()].get("responses", {}).get(str(status))
+    return isinstance(response, dict) and "$ref" not in response and not response.get("content")
 
 
 def checked_client(emu: Emulator, spec: Dict[str, Any], version: str) -> Tuple[httpx.Client, ResponseChecker]:
@@ -303,3 +314,300 @@ def test_find_operation(spec214: Dict[str, Any]) -> None:
     assert find_operation(spec214, "GET", "/contacts/find_by_external_id/x?y=1") == \
         "/contacts/find_by_external_id/{external_id}"
     assert find_operation(spec214, "PATCH", "/contacts/abc") is None
+
+
+# ---- companies, tags and data events --------------------------------------------------------------------
+
+def _wait_job(client: httpx.Client, path: str) -> None:
+    deadline = time.monotonic() + 5
+    while client.get(path).json()["state"] not in ("completed", "completed_with_errors"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def _next_is_a_url(problems: List[str]) -> Tuple[List[str], List[str]]:
+    """Split off the one known deviation: company lists name their next page by URL (see the README)."""
+    deviations = [p for p in problems if ": pages/next: " in p and "is not of type" in p]
+    return [p for p in problems if p not in deviations], deviations
+
+
+def _company_flow(emu: Emulator, client: httpx.Client, spec: Dict[str, Any], version: str) -> Dict[str, Any]:
+    """Every company endpoint with successes and errors; company custom attributes are strings, since the
+    schema types their values as strings."""
+    tag = version.lower()
+    user = emu.seed_contact(external_id="cu-" + tag, email="cu-%s@example.com" % tag)
+    body = {"company_id": "co-" + tag, "name": "Co", "plan": "Pro", "size": 10, "website": "https://co.test",
+            "industry": "Tea", "remote_created_at": 1374138000, "monthly_spend": 155.98,
+            "custom_attributes": {"tier": "gold"}}
+    if version != "2.14":
+        body["update_last_request_at"] = True
+    c = client.post("/companies", json=body).json()
+    client.post("/companies", json={"company_id": "co-" + tag, "industry": "Coffee"})          # update
+    client.post("/companies", json={"company_id": "lonely-" + tag})                           # no users
+    client.put("/companies/" + c["id"], json={"name": "Co 2", "monthly_spend": 3})
+    client.get("/companies/" + c["id"])
+    # A lookup answers one company, where the operation declares company_list (Intercom's SDK generator
+    # overrides it to company or company_list): checked against the company schema here.
+    with make_client(emu, version=version) as plain:
+        for params in ({"company_id": "co-" + tag}, {"name": "Co 2"}):
+            found = plain.get("/companies", params=params).json()
+            assert validate(found, component_schema(spec, "company")) == [], params
+    client.post("/contacts/%s/companies" % user["id"], json={"id": c["id"]})
+    client.get("/contacts/%s/companies" % user["id"])
+    client.get("/companies/%s/contacts" % c["id"])
+    client.get("/contacts/" + user["id"])                                                     # embeds the company
+    client.get("/companies")
+    client.get("/companies", params={"per_page": 5, "page": 1})
+    client.post("/companies/list")
+    scroll = client.get("/companies/scroll").json()
+    client.get("/companies/scroll", params={"scroll_param": scroll["scroll_param"]})           # the empty end
+    client.delete("/contacts/%s/companies/%s" % (user["id"], c["id"]))
+    client.post("/contacts/%s/companies" % user["id"], json={"id": c["id"]})
+    # Errors, documented or not, must be well-formed error lists.
+    client.post("/companies", json={"company_id": "x-" + tag, "monthly_spend": 2147483648})   # 400
+    client.post("/companies", json={"company_id": "x-" + tag, "custom_attributes": {"nope": "1"}})  # 400
+    client.get("/companies", params={"company_id": "nope"})                                   # 404
+    client.get("/companies/ffffffffffffffffffffffff")                                         # 404
+    client.put("/companies/ffffffffffffffffffffffff", json={"name": "x"})                     # 404
+    client.post("/contacts/%s/companies" % user["id"])                                        # 400 not specified
+    client.post("/contacts/%s/companies" % user["id"], json={"id": "nope"})                   # 404 company
+    client.post("/contacts/ffffffffffffffffffffffff/companies", json={"id": c["id"]})         # 404 user
+    client.get("/contacts/ffffffffffffffffffffffff/companies")                                # 404 user
+    client.delete("/contacts/%s/companies/nope" % user["id"])                                 # 404 company
+    client.get("/companies/scroll", params={"scroll_param": "expired"})                       # 404
+    emu.company_race_next()
+    client.post("/companies", json={"company_id": "race-" + tag})                              # 400 race
+    gone = client.post("/companies", json={"company_id": "gone-" + tag}).json()
+    client.delete("/companies/" + gone["id"])
+    client.delete("/companies/" + gone["id"])                                                 # 404
+    return c
+
+
+def _company_expectations(checker: ResponseChecker) -> None:
+    want = {("POST", "/companies", 200), ("PUT", "/companies/{id}", 200), ("GET", "/companies/{id}", 200),
+            ("GET", "/companies", 200), ("POST", "/companies/list", 200), ("GET", "/companies/scroll", 200),
+            ("DELETE", "/companies/{id}", 200), ("GET", "/companies/{id}/contacts", 200),
+            ("POST", "/contacts/{id}/companies", 200), ("GET", "/contacts/{id}/companies", 200),
+            ("DELETE", "/contacts/{contact_id}/companies/{id}", 200), ("POST", "/companies", 400),
+            ("GET", "/companies", 404), ("GET", "/companies/{id}", 404), ("PUT", "/companies/{id}", 404),
+            ("POST", "/contacts/{id}/companies", 400), ("POST", "/contacts/{id}/companies", 404),
+            ("GET", "/contacts/{id}/companies", 404), ("DELETE", "/contacts/{contact_id}/companies/{id}", 404),
+            ("GET", "/companies/scroll", 404), ("DELETE", "/companies/{id}", 404)}
+    # The stable files spell the path parameters after the object (company_id, contact_id): map the names.
+    seen = {(m, _generic(t), s) for m, t, s in checker.seen}
+    assert want <= seen, sorted(want - seen)
+
+
+def _generic(template: str) -> str:
+    parts = template.split("/")
+    if len(parts) == 5 and parts[1] == "contacts":
+        return "/contacts/{contact_id}/%s/{id}" % parts[3]
+    return "/".join("{id}" if p.startswith("{") else p for p in parts)
+
+
+@pytest.mark.parametrize("version", ["2.14", "2.16", "Preview"])
+def test_company_responses_conform(emu: Emulator, spec214: Dict[str, Any], spec216: Dict[str, Any],
+                                   spec_preview: Dict[str, Any], version: str) -> None:
+    spec = {"2.14": spec214, "2.16": spec216, "Preview": spec_preview}[version]
+    emu.seed_data_attribute("tier", "string", model="company")
+    client, checker = checked_client(emu, spec, version)
+    _company_flow(emu, client, spec, version)
+    client.close()
+    assert checker.problems == []
+    _company_expectations(checker)
+
+
+def test_company_list_next_is_a_url_not_starting_after_paging(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    """The one deliberate deviation: a further page of a company list is named by URL (Intercom's SDK generator
+    overrides company_list.pages.next to a string), which the 2.x schema's starting_after_paging rejects."""
+    user = emu.seed_contact(external_id="many")
+    emu.seed_companies({"company_id": "m%d" % i, "contact_ids": [user["id"]]} for i in range(3))
+    client, checker = checked_client(emu, spec214, "2.14")
+    client.get("/companies", params={"per_page": 2})
+    client.post("/companies/list", params={"per_page": 2})
+    client.get("/companies", params={"per_page": 2, "page": 2})
+    client.close()
+    others, deviations = _next_is_a_url(checker.problems)
+    assert others == [] and len(deviations) == 2, checker.problems
+
+
+def test_company_custom_attribute_values_are_typed_as_strings(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    """The schema types company custom attribute values as strings although its own example holds a boolean
+    and numbers; the emulator answers stored values as they are, so only string values conform."""
+    emu.seed_data_attribute("headcount", "integer", model="company")
+    with make_client(emu) as client:
+        body = client.post("/companies", json={"company_id": "typed", "custom_attributes": {"headcount": 3}}).json()
+    problems = validate(body, response_schema(spec214, "post", "/companies", 200))
+    assert len(problems) == 1 and problems[0].startswith("custom_attributes/headcount")
+
+
+def test_contact_with_companies_and_tags_conforms(emu: Emulator, spec214: Dict[str, Any],
+                                                  spec216: Dict[str, Any], spec_preview: Dict[str, Any]) -> None:
+    user = emu.seed_contact(external_id="rich")
+    for i in range(11):
+        emu.seed_company(company_id="rc%d" % i, contact_ids=[user["id"]])
+        emu.seed_tag("rt%d" % i, contact_ids=[user["id"]])
+    for spec, version in ((spec214, "2.14"), (spec216, "2.16"), (spec_preview, "Preview")):
+        client, checker = checked_client(emu, spec, version)
+        c = client.get("/contacts/" + user["id"]).json()
+        assert c["companies"]["has_more"] is True and len(c["tags"]["data"]) == 10
+        client.post("/contacts/search", json={"query": {"field": "id", "operator": "=", "value": user["id"]}})
+        client.get("/contacts/%s/companies" % user["id"])
+        client.get("/contacts/%s/tags" % user["id"])
+        client.close()
+        assert checker.problems == [], version
+
+
+def _tag_flow(emu: Emulator, client: httpx.Client, version: str) -> None:
+    tag = version.lower()
+    user = emu.seed_contact(external_id="tu-" + tag)
+    company = emu.seed_company(company_id="tc-" + tag)
+    t = client.post("/tags", json={"name": "T " + tag}).json()
+    client.post("/tags", json={"id": t["id"], "name": "T2 " + tag})
+    client.post("/tags", json={"name": "T2 " + tag, "users": [{"id": user["id"]}]})
+    client.post("/tags", json={"name": "T2 " + tag, "companies": [{"id": company["id"]}, {"company_id": "tc-" + tag}]})
+    client.post("/tags", json={"name": "T2 " + tag, "companies": [{"company_id": "tc-" + tag, "untag": True}]})
+    client.get("/tags")
+    client.get("/tags/" + t["id"])
+    client.post("/contacts/%s/tags" % user["id"], json={"id": t["id"]})
+    client.get("/contacts/%s/tags" % user["id"])
+    client.delete("/contacts/%s/tags/%s" % (user["id"], t["id"]))
+    client.get("/companies/" + company["id"])
+    client.post("/tags", json={"test": "invalid"})                                            # 400
+    client.post("/tags", json={"name": "x", "users": [{"id": "nope"}]})                       # 404 in 2.14 only
+    client.post("/tags", json={"name": "x", "companies": [{"company_id": "nope"}]})           # 404 in 2.14 only
+    client.get("/tags/999999")                                                                # 404
+    client.post("/contacts/%s/tags" % user["id"], json={"id": "999999"})                      # 404 tag
+    client.post("/contacts/ffffffffffffffffffffffff/tags", json={"id": t["id"]})              # 404 user
+    client.delete("/contacts/%s/tags/999999" % user["id"])                                    # 404 tag
+    client.delete("/tags/" + t["id"])
+    client.delete("/tags/" + t["id"])                                                         # 404
+
+
+@pytest.mark.parametrize("version", ["2.14", "2.16", "Preview"])
+def test_tag_responses_conform(emu: Emulator, spec214: Dict[str, Any], spec216: Dict[str, Any],
+                               spec_preview: Dict[str, Any], version: str) -> None:
+    spec = {"2.14": spec214, "2.16": spec216, "Preview": spec_preview}[version]
+    client, checker = checked_client(emu, spec, version)
+    _tag_flow(emu, client, version)
+    client.close()
+    assert checker.problems == []
+    seen = {(m, _generic(t), s) for m, t, s in checker.seen}
+    want = {("POST", "/tags", 200), ("GET", "/tags", 200), ("GET", "/tags/{id}", 200), ("DELETE", "/tags/{id}", 200),
+            ("POST", "/contacts/{id}/tags", 200), ("GET", "/contacts/{id}/tags", 200),
+            ("DELETE", "/contacts/{contact_id}/tags/{id}", 200), ("POST", "/tags", 400), ("GET", "/tags/{id}", 404),
+            ("DELETE", "/tags/{id}", 404), ("POST", "/contacts/{id}/tags", 404),
+            ("DELETE", "/contacts/{contact_id}/tags/{id}", 404)}
+    if version == "2.14":
+        want.add(("POST", "/tags", 404))
+    assert want <= seen, sorted(want - seen)
+
+
+@pytest.mark.parametrize("version", ["2.14", "2.16", "Preview"])
+def test_event_responses_conform(emu: Emulator, spec214: Dict[str, Any], spec216: Dict[str, Any],
+                                 spec_preview: Dict[str, Any], version: str) -> None:
+    spec = {"2.14": spec214, "2.16": spec216, "Preview": spec_preview}[version]
+    tag = version.lower()
+    user = emu.seed_contact(external_id="eu-" + tag, email="eu-%s@example.com" % tag)
+    client, checker = checked_client(emu, spec, version)
+    now = int(time.time())
+    # String metadata only: the stable schemas type metadata values as strings, though the endpoint's own
+    # description lists numbers, rich links and monetary amounts (which the emulator accepts).
+    client.post("/events", json={"event_name": "e", "created_at": now, "user_id": "eu-" + tag,
+                                 "metadata": {"invite_code": "ADDAFRIEND"}})
+    client.post("/events", json={"event_name": "e", "created_at": now, "user_id": "eu-" + tag})  # duplicate
+    client.post("/events", json={"event_name": "e", "created_at": now, "user_id": "nobody"})     # 404
+    client.post("/events", json={"event_name": "e", "user_id": "eu-" + tag})                     # 400
+    client.get("/events", params={"type": "user", "user_id": "eu-" + tag, "summary": "true"})
+    client.close()
+    assert checker.problems == []
+    assert {("POST", "/events", 202), ("POST", "/events", 404), ("POST", "/events", 400),
+            ("GET", "/events", 200)} <= checker.seen
+    # A plain listing answers the spec's data_event_list component; the operation declares only the summary.
+    with make_client(emu, version=version) as plain:
+        listed = plain.get("/events", params={"type": "user", "intercom_user_id": user["id"]}).json()
+    assert listed["events"] and validate(listed, component_schema(spec, "data_event_list")) == []
+
+
+def test_company_bulk_responses_conform_to_preview(emu: Emulator, spec_preview: Dict[str, Any]) -> None:
+    client, checker = checked_client(emu, spec_preview, "Preview")
+    existing = emu.seed_company(company_id="bulk-existing")
+    job = client.post("/companies/bulk", json={"companies": [{"company_id": "bc1", "name": "B"},
+                                                             {"company_id": "bulk-existing"}]}).json()
+    client.post("/companies/bulk", json={"companies": [{"company_id": "bc2"}], "job": {"id": job["id"]}})
+    _wait_job(client, "/companies/bulk/" + job["id"])
+    client.put("/companies/bulk", json={"companies": [{"id": existing["id"], "name": "N"}]})
+    client.post("/companies/bulk/delete", json={"companies": [{"id": existing["id"]}]})
+    client.post("/companies/bulk", json={"companies": [{"company_id": "late"}], "job": {"id": job["id"]}})  # 403
+    client.post("/companies/bulk", json={"companies": [], "job": {"id": "job_v2_999"}})                  # 404
+    client.post("/companies/bulk", json={"companies": "nope"})                                           # 422
+    client.put("/companies/bulk", json={"companies": [{"name": "no id"}]})                               # 422
+    client.post("/companies/bulk/delete", json={"companies": [{}]})                                      # 422
+    client.get("/companies/bulk/job_v2_999")                                                             # 404
+    client.close()
+    assert checker.problems == []
+    assert {("POST", "/companies/bulk", 202), ("PUT", "/companies/bulk", 202), ("POST", "/companies/bulk/delete", 202),
+            ("GET", "/companies/bulk/{id}", 200), ("POST", "/companies/bulk", 403), ("POST", "/companies/bulk", 404),
+            ("POST", "/companies/bulk", 422), ("PUT", "/companies/bulk", 422),
+            ("POST", "/companies/bulk/delete", 422), ("GET", "/companies/bulk/{id}", 404)} <= checker.seen
+
+
+def _sdk_object_requests(emu: Emulator) -> None:
+    from intercom import CreateOrUpdateCompanyRequest, CreateOrUpdateTagRequest, TagCompanyRequest, \
+        TagMultipleUsersRequest, UntagCompanyRequest
+    from intercom.types import CreateDataEventRequestWithEmail, CreateDataEventRequestWithId, \
+        CreateDataEventRequestWithUserId, TagCompanyRequestCompaniesItem, TagMultipleUsersRequestUsersItem, \
+        UntagCompanyRequestCompaniesItem
+
+    sdk = Intercom(token=emu.token, base_url=emu.url, headers={"Intercom-Version": "2.14"})
+    user = emu.seed_contact(external_id="sdk-o", email="sdk-o@example.com")
+    company = sdk.companies.create_or_update(request=CreateOrUpdateCompanyRequest(
+        company_id="sdk-co", name="SDK", plan="Pro", size=3, website="https://x.test", industry="Tea",
+        custom_attributes={"tier": "gold"}, remote_created_at=1, monthly_spend=5))
+    sdk.companies.attach_contact(user["id"], company_id=company.id)
+    tag = sdk.tags.create(request=CreateOrUpdateTagRequest(name="SDK tag"))
+    sdk.tags.create(request=CreateOrUpdateTagRequest(id=tag.id, name="SDK tag 2"))
+    sdk.tags.create(request=TagMultipleUsersRequest(name="SDK tag 2",
+                                                    users=[TagMultipleUsersRequestUsersItem(id=user["id"])]))
+    sdk.tags.create(request=TagCompanyRequest(name="SDK tag 2",
+                                              companies=[TagCompanyRequestCompaniesItem(company_id="sdk-co")]))
+    sdk.tags.create(request=UntagCompanyRequest(name="SDK tag 2", companies=[
+        UntagCompanyRequestCompaniesItem(id=company.id, untag=True)]))
+    sdk.tags.tag_contact(user["id"], tag_id=tag.id)
+    now = int(time.time())
+    sdk.events.create(request=CreateDataEventRequestWithUserId(event_name="e", created_at=now, user_id="sdk-o",
+                                                               metadata={"a": "b"}))
+    sdk.events.create(request=CreateDataEventRequestWithId(event_name="e", created_at=now + 1, id=user["id"]))
+    sdk.events.create(request=CreateDataEventRequestWithEmail(event_name="e", created_at=now + 2,
+                                                              email="sdk-o@example.com"))
+
+
+# POST /tags declares oneOf four payloads that overlap ({name, users} also matches {id?, name}), so each body is
+# checked against the payload its keys name.
+_TAG_PAYLOADS = {"users": "tag_multiple_users_request", "companies": "tag_company_request"}
+
+
+def test_sdk_object_request_bodies_conform_to_2_14(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    emu.seed_data_attribute("tier", "string", model="company")
+    _sdk_object_requests(emu)
+    problems = []
+    checked = set()
+    for record in emu.requests:
+        assert record.status < 400, (record.endpoint, record.status, record.body)
+        template = find_operation(spec214, record.method, record.path)
+        if record.endpoint == "POST /tags":
+            kind = next((k for k in _TAG_PAYLOADS if k in record.body), None)
+            name = _TAG_PAYLOADS[kind] if kind else "create_or_update_tag_request"
+            if kind == "companies" and any(c.get("untag") for c in record.body["companies"]):
+                name = "untag_company_request"
+            schema = component_schema(spec214, name)
+        else:
+            schema = request_schema(spec214, record.method, template)  # type: ignore[arg-type]
+        if schema is None:
+            assert record.body is None, record.endpoint
+            continue
+        problems += ["%s: %s" % (record.endpoint, p) for p in validate(record.body, schema)]
+        checked.add(record.endpoint)
+    assert problems == []
+    assert checked == {"POST /companies", "POST /contacts/{id}/companies", "POST /tags", "POST /contacts/{id}/tags",
+                       "POST /events"}
