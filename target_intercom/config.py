@@ -46,14 +46,20 @@ CORE_FIELDS = (
     "last_request_at",
     "owner_id",
     "unsubscribed_from_emails",
+    "companies",
 )
+# The company fields a record can write; everything else becomes a company custom attribute.
+COMPANY_FIELDS = ("company_id", "name", "plan", "size", "website", "industry", "monthly_spend", "remote_created_at")
+# The streams a configuration can name; at least one must be set.
+STREAM_SETTINGS = ("users_stream", "companies_stream")
 
 DEFAULT_INTERCOM_VERSION = "2.14"
 
 SETTINGS_SCHEMA: Dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-04/schema#",
     "type": "object",
-    "required": ["access_token", "users_stream"],
+    "required": ["access_token"],
+    "anyOf": [{"required": [name]} for name in STREAM_SETTINGS],
     "properties": {
         "access_token": {
             "type": "string",
@@ -73,6 +79,20 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "description": (
                 "Maps an Intercom core field to the source field that holds it, "
                 'e.g. {"name": "full_name", "email": "email_address"}; null: no source field.'
+            ),
+        },
+        "companies_stream": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Name of the Singer stream whose records become Intercom companies.",
+        },
+        "companies_field_overrides": {
+            "type": "object",
+            "additionalProperties": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]},
+            "default": {},
+            "description": (
+                "Maps an Intercom company field to the source field that holds it, "
+                'e.g. {"company_id": "account_id", "name": "account_name"}; null: no source field.'
             ),
         },
         "region": {
@@ -171,8 +191,10 @@ SECRET_SETTINGS = frozenset(
 @dataclass(frozen=True)
 class Config:
     access_token: str = field(repr=False)
-    users_stream: str
-    reserved_field_overrides: Mapping[str, str]
+    users_stream: Optional[str]
+    reserved_field_overrides: Mapping[str, Optional[str]]
+    companies_stream: Optional[str]
+    companies_field_overrides: Mapping[str, Optional[str]]
     base_url: str
     intercom_version: str
     batch_size: int
@@ -209,17 +231,12 @@ def build_config(raw: Mapping[str, Any]) -> Config:
     _validate(raw)
     settings = {name: spec.get("default") for name, spec in SETTINGS_SCHEMA["properties"].items()}
     settings.update(raw)
-    overrides = dict(settings["reserved_field_overrides"])
-    unknown_core = sorted(set(overrides) - set(CORE_FIELDS))
-    if unknown_core:
-        raise ConfigError(
-            f"config: reserved_field_overrides names {', '.join(unknown_core)}, "
-            f"which is not an Intercom core field ({', '.join(CORE_FIELDS)})"
-        )
     return Config(
         access_token=settings["access_token"],
-        users_stream=settings["users_stream"],
-        reserved_field_overrides=overrides,
+        users_stream=settings.get("users_stream"),
+        reserved_field_overrides=_overrides(settings, "reserved_field_overrides", CORE_FIELDS),
+        companies_stream=settings.get("companies_stream"),
+        companies_field_overrides=_overrides(settings, "companies_field_overrides", COMPANY_FIELDS),
         base_url=_base_url(settings),
         intercom_version=settings["intercom_version"],
         batch_size=settings["batch_size"],
@@ -234,6 +251,17 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         progress_interval=float(settings["progress_interval"]),
         dry_run=bool(settings["dry_run"]),
     )
+
+
+def _overrides(settings: Mapping[str, Any], name: str, fields: Iterable[str]) -> Dict[str, Optional[str]]:
+    overrides = dict(settings[name])
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        kind = "company field" if name.startswith("companies") else "core field"
+        raise ConfigError(
+            f"config: {name} names {', '.join(unknown)}, which is not an Intercom {kind} ({', '.join(fields)})"
+        )
+    return overrides
 
 
 def settings_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
@@ -285,10 +313,13 @@ def _warn_unknown_keys(raw: Mapping[str, Any]) -> None:
 
 def _validate(raw: Mapping[str, Any]) -> None:
     validator = jsonschema.Draft4Validator(SETTINGS_SCHEMA)
-    errors = sorted(validator.iter_errors(dict(raw)), key=lambda e: list(e.path))
+    # A missing key is named before a missing stream, and both before a wrong value.
+    errors = sorted(validator.iter_errors(dict(raw)), key=lambda e: (list(e.path), e.validator != "required"))
     if not errors:
         return
     error = errors[0]
+    if error.validator == "anyOf" and not error.path:
+        raise ConfigError(f"config: missing required key 'users_stream' (or {', '.join(STREAM_SETTINGS[1:])})")
     if error.validator == "required":
         missing = [name for name in SETTINGS_SCHEMA["required"] if name not in raw]
         raise ConfigError(f"config: missing required key {missing[0]!r}")

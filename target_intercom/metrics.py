@@ -22,17 +22,28 @@ from singer.metrics import log as log_metric
 logger = logging.getLogger(__name__)
 
 READ = "read"
+SKIPPED = "skipped"
 # How a dry run's plan names an outcome.
 _PLAN_VERBS = {"created": "create", "updated": "update", "rejected": "reject", "sent": "send"}
 
 
 @dataclass(frozen=True)
 class StreamReport:
-    """How one stream is reported: its noun ("users") and the outcomes always shown, in order."""
+    """How one stream is reported: its noun ("users") and the outcomes always shown, in order.
+
+    Other counts of the stream (skips, "companies attached", ...) are shown
+    when there are any. `records` False: objects written on behalf of another
+    stream's records (companies named by user records), not records read.
+    """
 
     stream: str
     noun: str
     outcomes: Sequence[str]
+    records: bool = True
+
+    def settled(self, outcome: str) -> bool:
+        """Whether the outcome ends one of the stream's records."""
+        return self.records and (outcome in self.outcomes or outcome.startswith(SKIPPED))
 
 
 class RunStats:
@@ -92,7 +103,10 @@ class Reporter:
         counts = self._stats.snapshot()
         total_requests = sum(count for count, _ in self._requests().values())
         planned = "planned (dry run): " if dry_run else ""
-        parts = [f"{self._read(stream, counts)}; {planned}{self._outcomes(stream, counts)}" for stream in self._shown(counts)]
+        parts = [
+            f"{self._read(stream, counts)}{'; ' if stream.records else ': '}{planned}{self._outcomes(stream, counts)}"
+            for stream in self._shown(counts)
+        ]
         return (
             f"summary: {'; '.join(parts)}; {total_requests} API requests in {self._elapsed():.1f} s "
             f"({self._rate(counts)}); {self._rate_limit_wait():.1f} s waiting for the rate limit"
@@ -129,6 +143,8 @@ class Reporter:
 
     @staticmethod
     def _read(stream: StreamReport, counts: Mapping[Tuple[str, str], int]) -> str:
+        if not stream.records:
+            return stream.noun
         return f"{counts.get((stream.stream, READ), 0)} {stream.noun} read"
 
     @staticmethod
@@ -140,8 +156,9 @@ class Reporter:
         )
 
     def _rate(self, counts: Mapping[Tuple[str, str], int]) -> str:
-        settled = sum(n for (_, outcome), n in counts.items() if outcome != READ)
-        shown = self._shown(counts)
+        reports = {report.stream: report for report in self._streams}
+        settled = sum(n for (stream, outcome), n in counts.items() if stream in reports and reports[stream].settled(outcome))
+        shown = [report for report in self._shown(counts) if report.records]
         noun = shown[0].noun if len(shown) == 1 else "records"
         return f"{settled / self._elapsed():.1f} {noun}/s"
 

@@ -10,7 +10,7 @@ everything before it is confirmed. Streams no setting names are ignored.
 from __future__ import annotations
 
 import logging
-from typing import IO, Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional
 
 from target_intercom.batches import Batcher
 from target_intercom.catalog import AttributeCatalog
@@ -33,6 +33,10 @@ from target_intercom.schedule import Batch, Scheduler
 from target_intercom.state import StateTracker
 from target_intercom.stop import StopRequest
 from target_intercom.units.base import Mapper, Unit, Workspace
+from target_intercom.units.companies import CompaniesUnit
+from target_intercom.units.companies.directory import CompanyDirectory
+from target_intercom.units.companies.mapping import CompanyFields
+from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts import ContactsUnit
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,10 @@ PLAN_REJECTIONS_SHOWN = 50
 MAX_BATCH_AGE_SECONDS = 5.0
 # After the grace of a stop, how long waits that were told to give up may take to do so.
 SETTLE_SECONDS = 0.5
+# The models whose data attributes the run may create.
+MODELS = ("contact", "company")
+# Where companies written from user records are counted (apart from the companies stream's records).
+COMPANIES_NAMED_BY_USERS = "companies named by users"
 
 
 class Run:
@@ -69,7 +77,7 @@ class Run:
         )
         self.workspace = Workspace(
             client=client,
-            catalogs={model: AttributeCatalog(client, model, dry_run=config.dry_run) for model in ("contact",)},
+            catalogs={model: AttributeCatalog(client, model, dry_run=config.dry_run) for model in MODELS},
             ledger=ledger,
             stats=RunStats(),
             dry_run=config.dry_run,
@@ -80,7 +88,7 @@ class Run:
         self.scheduler = Scheduler(tracker=self.tracker, stop=stop, max_concurrency=config.max_concurrency)
         self.reporter = Reporter(
             self.workspace.stats,
-            [StreamReport(unit.stream, unit.noun, unit.outcomes) for unit in self.units.values()],
+            _stream_reports(config, self.units.values()),
             requests=client.log.totals,
             rate_limit_wait=lambda: self.governor.waited_seconds,
             interval=config.progress_interval,
@@ -190,17 +198,40 @@ class Run:
 
 
 def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
-    units: List[Unit] = [
-        ContactsUnit(
-            workspace,
-            stream=config.users_stream,
-            overrides=config.reserved_field_overrides,
-            owner_id_as_text=_owner_id_is_text(config.intercom_version),
-            bulk_job_timeout=config.bulk_job_timeout if config.write_mode == "bulk" and not config.dry_run else None,
-            max_concurrency=config.max_concurrency,
+    """One unit per configured stream, sharing what they share (the company writer and directory)."""
+    companies = CompanyWriter(workspace, CompanyDirectory(workspace.client.companies))
+    bulk_job_timeout = config.bulk_job_timeout if config.write_mode == "bulk" and not config.dry_run else None
+    units: List[Unit] = []
+    if config.users_stream:
+        units.append(
+            ContactsUnit(
+                workspace,
+                stream=config.users_stream,
+                overrides=config.reserved_field_overrides,
+                owner_id_as_text=_owner_id_is_text(config.intercom_version),
+                bulk_job_timeout=bulk_job_timeout,
+                max_concurrency=config.max_concurrency,
+                companies=companies,
+                companies_stats=COMPANIES_NAMED_BY_USERS,
+            )
         )
-    ]
+    if config.companies_stream:
+        fields = CompanyFields(config.companies_field_overrides)
+        units.append(
+            CompaniesUnit(
+                workspace, companies, stream=config.companies_stream, fields=fields, bulk_job_timeout=bulk_job_timeout
+            )
+        )
     return {unit.stream: unit for unit in units}
+
+
+def _stream_reports(config: Config, units: Iterable[Unit]) -> List[StreamReport]:
+    reports = [StreamReport(unit.stream, unit.noun, unit.outcomes) for unit in units]
+    if config.users_stream:
+        # Companies written from user records are shown beside the users when there are any.
+        outcomes = ("created", "updated", "unchanged")
+        reports.append(StreamReport(COMPANIES_NAMED_BY_USERS, COMPANIES_NAMED_BY_USERS, outcomes, records=False))
+    return reports
 
 
 def _identifiers(unit: Unit, record: Dict[str, Any]) -> Dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from target_intercom.intercom.client import IntercomClient
 from target_intercom.intercom.http import Conflict, Refused, RequestLog
-from target_intercom.intercom.models import DataAttribute, IntercomContact
+from target_intercom.intercom.models import DataAttribute, IntercomCompany, IntercomContact
 from target_intercom.intercom.ratelimit import RateGovernor
 
-__all__ = ["IntercomClient", "Conflict", "Refused", "RequestLog", "DataAttribute", "IntercomContact", "RateGovernor"]
+__all__ = ["IntercomClient", "Conflict", "Refused", "RequestLog", "DataAttribute", "IntercomCompany", "IntercomContact", "RateGovernor"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from target_intercom.intercom.attributes import DataAttributesApi
+from target_intercom.intercom.companies import CompaniesApi
 from target_intercom.intercom.contacts import ContactsApi
 from target_intercom.intercom.http import IntercomHttp, RequestLog
 from target_intercom.intercom.ratelimit import RateGovernor
@@ -31,6 +32,7 @@ class IntercomClient:
         )
         self.contacts = ContactsApi(self.http)
         self.data_attributes = DataAttributesApi(self.http)
+        self.companies = CompaniesApi(self.http)
 
     @property
     def log(self) -> RequestLog:

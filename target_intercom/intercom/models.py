@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
 # The contact fields a record can write, as Intercom names them.
 CONTACT_CORE_FIELDS = (
@@ -19,6 +19,10 @@ CONTACT_CORE_FIELDS = (
 )
 
 
+# The company fields a record can write, as Intercom names them (company_id aside).
+COMPANY_CORE_FIELDS = ("name", "plan", "size", "website", "industry", "monthly_spend", "remote_created_at")
+
+
 @dataclass
 class IntercomContact:
     id: str
@@ -28,6 +32,21 @@ class IntercomContact:
     # Writable core fields as Intercom holds them, keyed like a payload's core.
     core: Dict[str, Any] = field(default_factory=dict)
     custom: Dict[str, Any] = field(default_factory=dict)
+    # Intercom ids of the companies the contact object lists (at most 10), and
+    # whether that is all of them.
+    companies: FrozenSet[str] = frozenset()
+    all_companies_listed: bool = True
+
+
+@dataclass
+class IntercomCompany:
+    id: str
+    company_id: str
+    core: Dict[str, Any] = field(default_factory=dict)
+    custom: Dict[str, Any] = field(default_factory=dict)
+    # Equal on a company the answer just created.
+    created_at: int = 0
+    updated_at: int = 0
 
 
 @dataclass
@@ -56,6 +75,7 @@ def contact_from_json(item: Mapping[str, Any]) -> IntercomContact:
     core["avatar"] = avatar
     # Intercom renders a missing email as "".
     core["email"] = core["email"] or None
+    companies, all_listed = _listed_ids(item.get("companies"))
     return IntercomContact(
         id=item["id"],
         role=item.get("role"),
@@ -63,6 +83,32 @@ def contact_from_json(item: Mapping[str, Any]) -> IntercomContact:
         email=core["email"],
         core=core,
         custom=dict(item.get("custom_attributes") or {}),
+        companies=companies,
+        all_companies_listed=all_listed,
+    )
+
+
+def _listed_ids(listing: Any) -> Tuple[FrozenSet[str], bool]:
+    """The ids an embedded list ({"data": [{"id": ...}], "has_more": ...}) shows, and whether it shows them all."""
+    if not isinstance(listing, Mapping):
+        # Not rendered (an SDK model, or an older answer): nothing is known, so nothing counts as listed.
+        return frozenset(), False
+    ids = frozenset(entry["id"] for entry in listing.get("data") or [] if isinstance(entry, Mapping) and "id" in entry)
+    return ids, not listing.get("has_more")
+
+
+def company_from_json(item: Mapping[str, Any]) -> IntercomCompany:
+    core = {name: item.get(name) for name in COMPANY_CORE_FIELDS}
+    # Written as the plan's name; read back as {"type": "plan", "id": ..., "name": ...}.
+    plan = item.get("plan")
+    core["plan"] = plan.get("name") if isinstance(plan, Mapping) else plan
+    return IntercomCompany(
+        id=item["id"],
+        company_id=str(item.get("company_id")),
+        core=core,
+        custom=dict(item.get("custom_attributes") or {}),
+        created_at=item.get("created_at") or 0,
+        updated_at=item.get("updated_at") or 0,
     )
 
 

@@ -12,7 +12,9 @@ import logging
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
+from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
+from target_intercom.units.contacts.companies import Attachments
 from target_intercom.units.contacts.identity import (
     ContactIndex,
     RecentContacts,
@@ -41,14 +43,20 @@ class ContactsUnit:
         owner_id_as_text: bool,
         bulk_job_timeout: Optional[float],
         max_concurrency: int,
+        companies: CompanyWriter,
+        companies_stats: str,
     ) -> None:
-        """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs."""
+        """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs.
+
+        `companies` writes the companies user records name, counted under `companies_stats`.
+        """
         self.stream = stream
         self._workspace = workspace
         self._overrides = overrides
         self._owner_id_as_text = owner_id_as_text
         self._recent = RecentContacts()
-        self._writer = ContactWriter(workspace, self._recent, stream)
+        attachments = Attachments(workspace, companies, stream, companies_stats)
+        self._writer = ContactWriter(workspace, self._recent, attachments, stream)
         self._bulk: Optional[BulkWriter] = None
         if bulk_job_timeout is not None:
             self._bulk = BulkWriter(
@@ -80,6 +88,9 @@ class ContactsUnit:
             if payload.intercom_id and not found.by_id(payload.intercom_id):
                 self._look_up_by_id(payload.intercom_id, found)
         self._workspace.catalog("contact").prepare(contacts)
+        self._workspace.catalog("company").prepare(
+            [ref.company for p in contacts for ref in p.companies if ref.company is not None]
+        )
         return ContactBatch(self, contacts, Resolver(found, self._recent))
 
     def close(self) -> None:

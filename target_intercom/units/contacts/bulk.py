@@ -103,11 +103,15 @@ class BulkWriter:
         pending: List["Future[None]"],
         outcomes: Outcomes,
     ) -> None:
+        self._writer.before(payload, outcomes)
         custom = self._catalog.custom_attributes(payload)
         decision = resolver.decide(payload, custom)
         item = _Item(payload, custom)
         if isinstance(decision, (Reject, Unchanged)):
-            self._writer.apply(payload, custom, decision)
+            self._writer.write(payload, custom, decision)
+        elif payload.companies:
+            # Attaching needs the contact's id, which bulk tasks do not return.
+            pending.append(self._stable_apply(item, decision, outcomes))
         elif isinstance(decision, Create):
             item.body = _create_body(payload, custom)
             creates.append(item)
@@ -156,7 +160,7 @@ class BulkWriter:
                     self._recent.remember(found)
                     self._workspace.stats.add(self._stream, "created")
                     return
-            self._writer.apply(payload, item.custom, Create())
+            self._writer.write(payload, item.custom, Create())
 
     def _resend_update(self, item: _Item, outcomes: Outcomes) -> None:
         assert item.contact is not None
@@ -164,7 +168,7 @@ class BulkWriter:
 
     def _apply(self, item: _Item, decision: Decision, outcomes: Outcomes) -> None:
         with self._workspace.settling(self._stream, item.payload, outcomes):
-            self._writer.apply(item.payload, item.custom, decision)
+            self._writer.write(item.payload, item.custom, decision)
 
     def _stable_apply(self, item: _Item, decision: Decision, outcomes: Outcomes) -> "Future[None]":
         return self._stable.submit(self._apply, item, decision, outcomes)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from target_intercom.custom import custom_attributes
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Keys, Payload
+from target_intercom.units.companies.mapping import company_key
+from target_intercom.units.contacts.companies import CompanyRef, company_refs
 from target_intercom.values import ValueRejected, to_boolean, to_integer, to_text, to_unix_seconds
 
 logger = logging.getLogger(__name__)
@@ -59,12 +61,17 @@ class ContactPayload(Payload):
     custom: Dict[str, Any]
     # The Intercom data type each custom attribute would be created with.
     custom_types: Dict[str, Optional[str]]
+    # The companies to attach the user to or detach it from.
+    companies: List[CompanyRef] = field(default_factory=list)
 
     def identity_keys(self) -> List[str]:
         return contact_keys(self.intercom_id, self.external_id, self.email)
 
     def keys(self) -> Keys:
-        return Keys(claims=frozenset(self.identity_keys()))
+        """Claims the user and the companies it writes; awaits the companies it only names."""
+        written = {company_key(ref.company_id) for ref in self.companies if ref.company is not None}
+        named = {company_key(ref.company_id) for ref in self.companies} - written
+        return Keys(claims=frozenset(self.identity_keys()) | written, awaits=frozenset(named))
 
     def identifiers(self) -> Dict[str, Any]:
         named = (("user_id", self.external_id), ("id", self.intercom_id), ("email", self.email))
@@ -85,6 +92,9 @@ class ContactMapper:
             for target, aliases in _CORE_SOURCES
         ]
         used = {source for _, sources in self._sources for source in sources}
+        self._companies_source = overrides.get("companies", "companies")
+        if self._companies_source:
+            used.add(self._companies_source)
         # A record field named like a core field whose value an override takes
         # from elsewhere: Intercom cannot hold it as a custom attribute of the
         # same name, so it is left out, with a warning.
@@ -115,7 +125,14 @@ class ContactMapper:
             core=core,
             custom=custom,
             custom_types=custom_types,
+            companies=self._companies(record, line),
         )
+
+    def _companies(self, record: Mapping[str, Any], line: int) -> List[CompanyRef]:
+        source = self._companies_source
+        if not source or record.get(source) is None:
+            return []
+        return company_refs(record[source], source, line, self._properties.get(source))
     def _core_values(self, record: Mapping[str, Any]) -> Dict[str, Any]:
         core: Dict[str, Any] = {}
         for target, sources in self._sources:

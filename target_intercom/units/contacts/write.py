@@ -14,18 +14,20 @@ from typing import Any, Dict, Mapping, Sequence
 from target_intercom.intercom import Conflict, IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Outcomes, Workspace
-from target_intercom.units.contacts.identity import Create, Decision, RecentContacts, Reject, Resolver, Unchanged, Update
+from target_intercom.units.contacts.companies import Attachments
+from target_intercom.units.contacts.identity import Decision, RecentContacts, Reject, Resolver, Unchanged, Update
 from target_intercom.units.contacts.mapping import ContactPayload
 
 logger = logging.getLogger(__name__)
 
 
 class ContactWriter:
-    def __init__(self, workspace: Workspace, recent: RecentContacts, stream: str) -> None:
+    def __init__(self, workspace: Workspace, recent: RecentContacts, attachments: Attachments, stream: str) -> None:
         self._workspace = workspace
         self._contacts = workspace.client.contacts
         self._catalog = workspace.catalog("contact")
         self._recent = recent
+        self._attachments = attachments
         self._stream = stream
         self._dry_run = workspace.dry_run
         self._dry_run_ids = itertools.count(1)
@@ -34,39 +36,53 @@ class ContactWriter:
         """Records that may mean the same user, in input order."""
         for payload in payloads:
             with self._workspace.settling(self._stream, payload, outcomes):
+                self.before(payload, outcomes)
                 custom = self._catalog.custom_attributes(payload)
-                self.apply(payload, custom, resolver.decide(payload, custom))
+                self.write(payload, custom, resolver.decide(payload, custom))
 
-    def apply(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
-        """Carry out a decision; raises RecordRejected (or Refused) when the record cannot be written."""
+    def before(self, payload: ContactPayload, outcomes: Outcomes) -> None:
+        """What must be written before the user: the companies it describes."""
+        self._attachments.before(payload.companies, outcomes)
+
+    def write(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
+        """Carry out a decision, then attach the user to its companies; raises RecordRejected or Refused."""
+        contact = self.apply(payload, custom, decision)
+        if payload.companies:
+            attached = self._attachments.after(payload.companies, contact)
+            if attached.companies != contact.companies:
+                self._recent.remember(attached)
+
+    def apply(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> IntercomContact:
+        """Carry out a decision; returns the contact as Intercom now holds it."""
         if isinstance(decision, Reject):
             raise RecordRejected(decision.reason, decision.code)
         if isinstance(decision, Unchanged):
             self._workspace.stats.add(self._stream, "unchanged")
-        elif isinstance(decision, Update):
-            self._update(decision.contact.id, payload, custom)
-        elif isinstance(decision, Create):
-            self._create(payload, custom)
+            return decision.contact
+        if isinstance(decision, Update):
+            return self._update(decision.contact.id, payload, custom)
+        return self._create(payload, custom)
 
-    def _create(self, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
+    def _create(self, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
         body: Dict[str, Any] = {"role": "user"}
         body.update((k, v) for k, v in payload.core.items() if v is not None)
         attributes = {k: v for k, v in custom.items() if v is not None}
         if attributes:
             body["custom_attributes"] = attributes
         if self._dry_run:
-            self._remember_planned(f"dry-run-{next(self._dry_run_ids)}", payload, attributes)
             self._workspace.stats.add(self._stream, "created")
-            return
+            return self._remember_planned(f"dry-run-{next(self._dry_run_ids)}", payload, attributes)
         try:
             contact = self._contacts.create(body)
         except Conflict as conflict:
-            self._update_after_conflict(conflict, payload, custom)
-            return
+            return self._update_after_conflict(conflict, payload, custom)
         self._recent.remember(contact)
         self._workspace.stats.add(self._stream, "created")
+        return contact
 
-    def _update_after_conflict(self, conflict: Conflict, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
+    def _update_after_conflict(
+        self, conflict: Conflict, payload: ContactPayload, custom: Mapping[str, Any]
+    ) -> IntercomContact:
         if conflict.archived:
             raise RecordRejected(
                 f"an archived Intercom contact matches this user (id={conflict.existing_id}); "
@@ -75,11 +91,11 @@ class ContactWriter:
             )
         if not conflict.existing_id:
             raise RecordRejected(f"Intercom reports a conflicting contact: {conflict}", "conflict")
-        self._update(conflict.existing_id, payload, custom, after_conflict=True)
+        return self._update(conflict.existing_id, payload, custom, after_conflict=True)
 
     def _update(
         self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any], after_conflict: bool = False
-    ) -> None:
+    ) -> IntercomContact:
         body: Dict[str, Any] = dict(payload.core)
         if after_conflict:
             # Search sees only users; the contact a conflict names may be a lead
@@ -88,9 +104,8 @@ class ContactWriter:
         if custom:
             body["custom_attributes"] = dict(custom)
         if self._dry_run:
-            self._remember_planned(contact_id, payload, custom)
             self._workspace.stats.add(self._stream, "updated")
-            return
+            return self._remember_planned(contact_id, payload, custom)
         try:
             contact = self._contacts.update(contact_id, body)
         except Conflict as conflict:
@@ -101,19 +116,19 @@ class ContactWriter:
             if exc.status != 404 or after_conflict:
                 raise
             # Deleted since the lookup: what is left to do is a create.
-            self._create(payload, custom)
-            return
+            return self._create(payload, custom)
         self._recent.remember(contact)
         self._workspace.stats.add(self._stream, "updated")
+        return contact
 
-    def _remember_planned(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
-        self._recent.remember(
-            IntercomContact(
-                id=contact_id,
-                role="user",
-                external_id=payload.external_id,
-                email=payload.email,
-                core=dict(payload.core),
-                custom=dict(custom),
-            )
+    def _remember_planned(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
+        planned = IntercomContact(
+            id=contact_id,
+            role="user",
+            external_id=payload.external_id,
+            email=payload.email,
+            core=dict(payload.core),
+            custom=dict(custom),
         )
+        self._recent.remember(planned)
+        return planned

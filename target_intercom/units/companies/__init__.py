@@ -1,0 +1,83 @@
+"""Companies: the companies stream's records become Intercom companies, created or updated by company_id.
+
+`POST /companies` is Intercom's one true upsert, so a company costs one call,
+and none when the run knows it already holds the record's values (see
+`directory`). Records for one company_id are written in input order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
+from target_intercom.units.companies.bulk import CompanyBulkWriter
+from target_intercom.units.companies.directory import CompanyDirectory
+from target_intercom.units.companies.mapping import CompanyFields, CompanyMapper, CompanyPayload, identifier_sources
+from target_intercom.units.companies.write import CompanyWriter
+
+OUTCOMES = ("created", "updated", "unchanged", "rejected")
+
+
+class CompaniesUnit:
+    noun = "companies"
+    outcomes: Sequence[str] = OUTCOMES
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        writer: CompanyWriter,
+        *,
+        stream: str,
+        fields: CompanyFields,
+        bulk_job_timeout: Optional[float] = None,
+    ) -> None:
+        """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs."""
+        self.stream = stream
+        self._workspace = workspace
+        self._writer = writer
+        self._fields = fields
+        self._bulk = None if bulk_job_timeout is None else CompanyBulkWriter(workspace, writer, stream, bulk_job_timeout)
+        self.writes_whole_batches = self._bulk is not None
+
+    def mapper(self, schema: Optional[Mapping[str, Any]]) -> Mapper:
+        return CompanyMapper(self._fields, schema)
+
+    def identifier_sources(self) -> List[Tuple[str, str]]:
+        return identifier_sources(self._fields)
+
+    def prepare(self, payloads: Sequence[Payload]) -> "CompanyBatch":
+        companies = [p for p in payloads if isinstance(p, CompanyPayload)]
+        directory: CompanyDirectory = self._writer.directory
+        unknown = {p.company_id for p in companies if directory.get(p.company_id) is None}
+        directory.consider_reading(len(unknown))
+        self._workspace.catalog("company").prepare(companies)
+        return CompanyBatch(self, companies)
+
+    def write(self, payloads: Sequence[CompanyPayload], outcomes: Outcomes) -> None:
+        if self._bulk is not None:
+            self._bulk.write_batch(payloads, outcomes)
+            return
+        for payload in payloads:
+            with self._workspace.settling(self.stream, payload, outcomes):
+                self._writer.write(payload, self.stream)
+
+    def close(self) -> None:
+        if self._bulk is not None:
+            self._bulk.close()
+
+
+class CompanyBatch:
+    """A batch of the companies stream, looked up: one group per company_id, in input order."""
+
+    def __init__(self, unit: CompaniesUnit, payloads: List[CompanyPayload]) -> None:
+        self._unit = unit
+        self._payloads = payloads
+
+    def groups(self) -> List[Group]:
+        by_company: Dict[str, List[CompanyPayload]] = {}
+        for payload in self._payloads:
+            by_company.setdefault(payload.company_id, []).append(payload)
+        return [Group(members[0].keys(), members) for members in by_company.values()]
+
+    def write(self, group: Group, outcomes: Outcomes) -> None:
+        self._unit.write([p for p in group.payloads if isinstance(p, CompanyPayload)], outcomes)

@@ -1,0 +1,119 @@
+"""Bulk mode for companies: Intercom's Preview `/companies/bulk` jobs, 100 companies a task.
+
+A bulk create task upserts by company_id, like `POST /companies`. Tasks
+return no ids and report failures only as `completed_with_errors`: each
+company of such a task is then read back by its company_id and, unless it
+holds the record's values, written with the stable upsert, which writes it or
+answers with the exact reason to reject it. Several records for one company
+in a batch are written one after another with stable calls. When the
+workspace does not offer the Preview endpoints, the run goes on with the
+stable API.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Sequence
+
+from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
+from target_intercom.units.base import Outcomes, Workspace
+from target_intercom.units.companies.mapping import CompanyPayload
+from target_intercom.units.companies.write import CompanyWriter, holds
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Item:
+    payload: CompanyPayload
+    custom: Dict[str, Any]
+    known: bool
+
+
+class CompanyBulkWriter:
+    def __init__(self, workspace: Workspace, writer: CompanyWriter, stream: str, job_timeout: float) -> None:
+        self._workspace = workspace
+        self._writer = writer
+        self._api = workspace.client.companies
+        self._catalog = workspace.catalog("company")
+        self._stream = stream
+        self._jobs = BulkJobs(self._api, timeout=job_timeout)
+        self._available = True
+
+    def close(self) -> None:
+        self._jobs.close()
+
+    def write_batch(self, payloads: Sequence[CompanyPayload], outcomes: Outcomes) -> None:
+        by_company: Dict[str, List[CompanyPayload]] = {}
+        for payload in payloads:
+            by_company.setdefault(payload.company_id, []).append(payload)
+        items: List[_Item] = []
+        for members in by_company.values():
+            if len(members) > 1 or not self._available:
+                self._write_stable(members, outcomes)
+                continue
+            with self._workspace.settling(self._stream, members[0], outcomes):
+                item = self._route(members[0])
+                if item is not None:
+                    items.append(item)
+        try:
+            self._write_tasks(items, outcomes)
+        except BulkUnavailable as exc:
+            self._fall_back(exc)
+            self._write_stable([item.payload for item in items], outcomes)
+
+    def _route(self, payload: CompanyPayload) -> Any:
+        custom = self._catalog.custom_attributes(payload)
+        known = self._writer.directory.get(payload.company_id)
+        if known is not None and holds(known, payload.core, custom):
+            self._workspace.stats.add(self._stream, "unchanged")
+            return None
+        return _Item(payload, custom, known is not None)
+
+    def _write_tasks(self, items: List[_Item], outcomes: Outcomes) -> None:
+        chunks = [items[i : i + MAX_ITEMS_PER_TASK] for i in range(0, len(items), MAX_ITEMS_PER_TASK)]
+        sent = [(chunk, self._jobs.submit("create", [_body(item) for item in chunk])) for chunk in chunks]
+        for chunk, task_id in sent:
+            if self._jobs.wait(task_id) == "completed":
+                for item in chunk:
+                    self._confirm(item)
+            else:
+                for item in chunk:
+                    with self._workspace.settling(self._stream, item.payload, outcomes):
+                        self._check(item)
+
+    def _confirm(self, item: _Item) -> None:
+        # Tasks return no ids: the directory forgets the old values rather than keep wrong ones.
+        self._writer.directory.forget(item.payload.company_id)
+        self._workspace.stats.add(self._stream, "updated" if item.known else "created")
+
+    def _check(self, item: _Item) -> None:
+        """An item of a task that ended with errors: written as sent, or sent again through the stable upsert."""
+        found = self._api.find(item.payload.company_id)
+        if found is not None and holds(found, item.payload.core, item.custom):
+            self._writer.directory.remember(found)
+            self._workspace.stats.add(self._stream, "updated" if item.known else "created")
+            return
+        self._writer.write(item.payload, self._stream)
+
+    def _write_stable(self, payloads: Sequence[CompanyPayload], outcomes: Outcomes) -> None:
+        for payload in payloads:
+            with self._workspace.settling(self._stream, payload, outcomes):
+                self._writer.write(payload, self._stream)
+
+    def _fall_back(self, exc: BulkUnavailable) -> None:
+        if self._available:
+            self._available = False
+            logger.warning(
+                "Intercom's Preview bulk companies endpoints are not available to this workspace (%s); "
+                "this run continues with the companies API",
+                exc,
+            )
+
+
+def _body(item: _Item) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"company_id": item.payload.company_id, **item.payload.core}
+    if item.custom:
+        body["custom_attributes"] = dict(item.custom)
+    return body
