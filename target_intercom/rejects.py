@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Dict, Iterable, List, Optional
 
 from target_intercom.errors import ConfigError, TooManyRejections
 
@@ -29,10 +29,12 @@ class RecordRejected(Exception):
     counted = True
     outcome = "rejected"
 
-    def __init__(self, reason: str, code: Optional[str] = None) -> None:
+    def __init__(self, reason: str, code: Optional[str] = None, claims: Iterable[str] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        # The keys the record would have written (see units.base.Keys), when known.
+        self.claims = frozenset(claims)
 
 
 class RecordSkipped(RecordRejected):

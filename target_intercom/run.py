@@ -32,7 +32,7 @@ from target_intercom.rejects import RecordRejected, RejectsLedger
 from target_intercom.schedule import Batch, Scheduler
 from target_intercom.state import StateTracker
 from target_intercom.stop import StopRequest
-from target_intercom.units.base import Mapper, Unit, Workspace
+from target_intercom.units.base import Mapper, Payload, Unit, Workspace
 from target_intercom.units.companies import CompaniesUnit
 from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyFields
@@ -181,16 +181,27 @@ class Run:
         if unit is None:
             return
         self.workspace.stats.add(unit.stream, READ)
-        violation = self._schemas.violation(message)
         try:
-            if violation:
-                raise RecordRejected(violation, code="schema_violation")
-            payload = self._mappers[message.stream](message.record, message.line)
+            payload = self._map(message)
         except RecordRejected as exc:
             identifiers = _identifiers(unit, message.record)
             self.workspace.reject_record(unit.stream, message.line, identifiers, message.record, exc)
             return
         self._send(self._batcher.add(unit, payload, self.tracker.record_read()))
+
+    def _map(self, message: RecordMessage) -> Payload:
+        """The record's payload. A record that breaks its SCHEMA is rejected for that, naming what it would
+        have written, so that records awaiting it learn why it was not."""
+        violation = self._schemas.violation(message)
+        try:
+            payload = self._mappers[message.stream](message.record, message.line)
+        except RecordRejected as exc:
+            if violation:
+                raise RecordRejected(violation, "schema_violation", claims=exc.claims) from None
+            raise
+        if violation:
+            raise RecordRejected(violation, "schema_violation", claims=payload.keys().claims)
+        return payload
 
     def _send(self, batches: List[Batch]) -> None:
         for batch in batches:

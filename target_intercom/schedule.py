@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set
 
 from target_intercom.state import StateTracker
 from target_intercom.stop import POLL_SECONDS, StopRequest
-from target_intercom.units.base import Group, Keys, Outcomes, Payload, Prepared, Unit
+from target_intercom.units.base import Group, Keys, Payload, Prepared, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,6 @@ class Scheduler:
         self._next_to_register = 0
         self._prepared: Dict[int, _Flight] = {}
         self._keys = _KeyOrder()
-        self._outcomes = Outcomes()
 
     # -- called by the reading thread ----------------------------------------------------------------
 
@@ -188,7 +187,7 @@ class Scheduler:
         assert chain.flight.prepared is not None
         if self._failure is not None:
             return  # the run is over; this chain stays unwritten and its batch unsettled
-        chain.flight.prepared.write(chain.group, self._outcomes)
+        chain.flight.prepared.write(chain.group)
         ready = []
         with self._lock:
             self._keys.forget(chain)

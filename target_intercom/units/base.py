@@ -90,7 +90,7 @@ class Prepared(Protocol):
 
     def groups(self) -> List[Group]: ...
 
-    def write(self, group: Group, outcomes: Outcomes) -> None:
+    def write(self, group: Group) -> None:
         """Write each payload of the group or reject it; raise only what ends the run."""
 
 
@@ -120,13 +120,15 @@ class Unit(Protocol):
 
 @dataclass
 class Workspace:
-    """What every unit shares: one client (and its rate governor), the catalogs, the ledger and the counts."""
+    """What every unit shares: one client (and its rate governor), the catalogs, the ledger, the counts
+    and the outcomes of the keys written so far."""
 
     client: IntercomClient
     catalogs: Dict[str, AttributeCatalog]
     ledger: RejectsLedger
     stats: RunStats
     dry_run: bool
+    outcomes: Outcomes = field(default_factory=lambda: Outcomes())
 
     def catalog(self, model: str) -> AttributeCatalog:
         return self.catalogs[model]
@@ -138,21 +140,20 @@ class Workspace:
         self, stream: str, line: int, identifiers: Dict[str, Any], record: Dict[str, Any], exc: RecordRejected
     ) -> None:
         self.stats.add(stream, exc.outcome)
+        self.outcomes.failed(exc.claims, f"its record at line {line} was not loaded: {exc.reason}")
         rejection = Rejection(stream, line, identifiers, exc.reason, exc.code, record, counted=exc.counted)
         self.ledger.add(rejection)
 
     @contextlib.contextmanager
-    def settling(self, stream: str, payload: Payload, outcomes: Outcomes) -> Iterator[None]:
+    def settling(self, stream: str, payload: Payload) -> Iterator[None]:
         """Ends the handling of one record: a failure of the record (not of the run) rejects it."""
         claims = payload.keys().claims
         try:
             yield
         except RecordRejected as exc:
+            exc.claims = claims
             self.reject(stream, payload, exc)
-            outcomes.failed(claims, f"its record at line {payload.line} was not loaded: {exc.reason}")
         except Refused as exc:
-            rejected = RecordRejected(exc.describe(), exc.code)
-            self.reject(stream, payload, rejected)
-            outcomes.failed(claims, f"its record at line {payload.line} was not loaded: {rejected.reason}")
+            self.reject(stream, payload, RecordRejected(exc.describe(), exc.code, claims=claims))
         else:
-            outcomes.succeeded(claims)
+            self.outcomes.succeeded(claims)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
+from target_intercom.units.base import Group, Mapper, Payload, Workspace
 from target_intercom.units.companies.bulk import CompanyBulkWriter
 from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyFields, CompanyMapper, CompanyPayload, identifier_sources
@@ -53,12 +53,12 @@ class CompaniesUnit:
         self._workspace.catalog("company").prepare(companies)
         return CompanyBatch(self, companies)
 
-    def write(self, payloads: Sequence[CompanyPayload], outcomes: Outcomes) -> None:
+    def write(self, payloads: Sequence[CompanyPayload]) -> None:
         if self._bulk is not None:
-            self._bulk.write_batch(payloads, outcomes)
+            self._bulk.write_batch(payloads)
             return
         for payload in payloads:
-            with self._workspace.settling(self.stream, payload, outcomes):
+            with self._workspace.settling(self.stream, payload):
                 self._writer.write(payload, self.stream)
 
     def close(self) -> None:
@@ -79,5 +79,5 @@ class CompanyBatch:
             by_company.setdefault(payload.company_id, []).append(payload)
         return [Group(members[0].keys(), members) for members in by_company.values()]
 
-    def write(self, group: Group, outcomes: Outcomes) -> None:
-        self._unit.write([p for p in group.payloads if isinstance(p, CompanyPayload)], outcomes)
+    def write(self, group: Group) -> None:
+        self._unit.write([p for p in group.payloads if isinstance(p, CompanyPayload)])

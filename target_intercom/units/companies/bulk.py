@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence
 
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
-from target_intercom.units.base import Outcomes, Workspace
+from target_intercom.units.base import Workspace
 from target_intercom.units.companies.mapping import CompanyPayload
 from target_intercom.units.companies.write import CompanyWriter, holds
 
@@ -44,24 +44,24 @@ class CompanyBulkWriter:
     def close(self) -> None:
         self._jobs.close()
 
-    def write_batch(self, payloads: Sequence[CompanyPayload], outcomes: Outcomes) -> None:
+    def write_batch(self, payloads: Sequence[CompanyPayload]) -> None:
         by_company: Dict[str, List[CompanyPayload]] = {}
         for payload in payloads:
             by_company.setdefault(payload.company_id, []).append(payload)
         items: List[_Item] = []
         for members in by_company.values():
             if len(members) > 1 or not self._available:
-                self._write_stable(members, outcomes)
+                self._write_stable(members)
                 continue
-            with self._workspace.settling(self._stream, members[0], outcomes):
+            with self._workspace.settling(self._stream, members[0]):
                 item = self._route(members[0])
                 if item is not None:
                     items.append(item)
         try:
-            self._write_tasks(items, outcomes)
+            self._write_tasks(items)
         except BulkUnavailable as exc:
             self._fall_back(exc)
-            self._write_stable([item.payload for item in items], outcomes)
+            self._write_stable([item.payload for item in items])
 
     def _route(self, payload: CompanyPayload) -> Any:
         custom = self._catalog.custom_attributes(payload)
@@ -71,7 +71,7 @@ class CompanyBulkWriter:
             return None
         return _Item(payload, custom, known is not None)
 
-    def _write_tasks(self, items: List[_Item], outcomes: Outcomes) -> None:
+    def _write_tasks(self, items: List[_Item]) -> None:
         chunks = [items[i : i + MAX_ITEMS_PER_TASK] for i in range(0, len(items), MAX_ITEMS_PER_TASK)]
         sent = [(chunk, self._jobs.submit("create", [_body(item) for item in chunk])) for chunk in chunks]
         for chunk, task_id in sent:
@@ -80,7 +80,7 @@ class CompanyBulkWriter:
                     self._confirm(item)
             else:
                 for item in chunk:
-                    with self._workspace.settling(self._stream, item.payload, outcomes):
+                    with self._workspace.settling(self._stream, item.payload):
                         self._check(item)
 
     def _confirm(self, item: _Item) -> None:
@@ -97,9 +97,9 @@ class CompanyBulkWriter:
             return
         self._writer.write(item.payload, self._stream)
 
-    def _write_stable(self, payloads: Sequence[CompanyPayload], outcomes: Outcomes) -> None:
+    def _write_stable(self, payloads: Sequence[CompanyPayload]) -> None:
         for payload in payloads:
-            with self._workspace.settling(self._stream, payload, outcomes):
+            with self._workspace.settling(self._stream, payload):
                 self._writer.write(payload, self._stream)
 
     def _fall_back(self, exc: BulkUnavailable) -> None:

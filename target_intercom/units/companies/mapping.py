@@ -111,16 +111,16 @@ class CompanyFields:
     ) -> CompanyPayload:
         """The company a record describes; its custom attributes come from `custom_source` (default: the record)."""
         company_id = self.company_id(record)
+        try:
+            core = self.core(record)
+        except RecordRejected as exc:
+            exc.claims = frozenset([company_key(company_id)])
+            raise
         custom, custom_types = custom_attributes(
             record if custom_source is None else custom_source, properties, set(self.sources.values())
         )
         return CompanyPayload(
-            line=line,
-            record=record,
-            company_id=company_id,
-            core=self.core(record),
-            custom=custom,
-            custom_types=custom_types,
+            line=line, record=record, company_id=company_id, core=core, custom=custom, custom_types=custom_types
         )
 
 

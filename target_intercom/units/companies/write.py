@@ -32,6 +32,9 @@ class CompanyWriter:
         """Create or update the company (counted on `stream`); raises RecordRejected or Refused when it cannot."""
         custom = self._catalog.custom_attributes(payload)
         known = self.directory.get(payload.company_id)
+        if known is None and self._workspace.dry_run:
+            # A plan should tell an update from a create; reads cost nothing a dry run cares about.
+            known = self._api.find(payload.company_id)
         if known is not None and holds(known, payload.core, custom):
             self._workspace.stats.add(stream, "unchanged")
             return known

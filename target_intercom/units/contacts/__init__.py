@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
-from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
+from target_intercom.units.base import Group, Mapper, Payload, Workspace
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
 from target_intercom.units.contacts.companies import Attachments
@@ -111,11 +111,11 @@ class ContactsUnit:
                 'own user id, set reserved_field_overrides to {"user_id": "id", "id": null}'
             )
 
-    def write(self, payloads: Sequence[ContactPayload], resolver: Resolver, outcomes: Outcomes) -> None:
+    def write(self, payloads: Sequence[ContactPayload], resolver: Resolver) -> None:
         if self._bulk is not None:
-            self._bulk.write_batch(payloads, resolver, outcomes)
+            self._bulk.write_batch(payloads, resolver)
         else:
-            self._writer.write_chain(payloads, resolver, outcomes)
+            self._writer.write_chain(payloads, resolver)
 
 
 class ContactBatch:
@@ -129,6 +129,6 @@ class ContactBatch:
     def groups(self) -> List[Group]:
         return [Group(keys, members) for keys, members in self._resolver.groups(self._payloads)]
 
-    def write(self, group: Group, outcomes: Outcomes) -> None:
+    def write(self, group: Group) -> None:
         contacts = [p for p in group.payloads if isinstance(p, ContactPayload)]
-        self._unit.write(contacts, self._resolver, outcomes)
+        self._unit.write(contacts, self._resolver)

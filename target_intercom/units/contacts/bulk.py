@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
 from target_intercom.intercom import IntercomContact
-from target_intercom.units.base import Outcomes, Workspace
+from target_intercom.units.base import Workspace
 from target_intercom.units.contacts.identity import Create, Decision, RecentContacts, Reject, Resolver, Unchanged, Update, holds
 from target_intercom.units.contacts.mapping import ContactPayload
 from target_intercom.units.contacts.write import ContactWriter
@@ -75,22 +75,22 @@ class BulkWriter:
         self._jobs.close()
         self._stable.shutdown(wait=True)
 
-    def write_batch(self, payloads: Sequence[ContactPayload], resolver: Resolver, outcomes: Outcomes) -> None:
+    def write_batch(self, payloads: Sequence[ContactPayload], resolver: Resolver) -> None:
         groups = [members for _, members in resolver.groups(payloads)]
-        pending = [self._stable_chain(members, resolver, outcomes) for members in groups if len(members) > 1]
+        pending = [self._stable_chain(members, resolver) for members in groups if len(members) > 1]
         creates: List[_Item] = []
         updates: List[_Item] = []
         for (payload,) in (members for members in groups if len(members) == 1):
-            with self._workspace.settling(self._stream, payload, outcomes):
-                self._route(payload, resolver, creates, updates, pending, outcomes)
+            with self._workspace.settling(self._stream, payload):
+                self._route(payload, resolver, creates, updates, pending)
         if self._available:
             try:
-                self._write_tasks(creates, updates, pending, outcomes)
+                self._write_tasks(creates, updates, pending)
                 creates, updates = [], []
             except BulkUnavailable as exc:
                 self._fall_back(exc)
-        pending += [self._stable_apply(item, Create(), outcomes) for item in creates]
-        pending += [self._stable_apply(item, Update(item.contact), outcomes) for item in updates]  # type: ignore[arg-type]
+        pending += [self._stable_apply(item, Create()) for item in creates]
+        pending += [self._stable_apply(item, Update(item.contact)) for item in updates]  # type: ignore[arg-type]
         for future in pending:
             future.result()
 
@@ -101,9 +101,8 @@ class BulkWriter:
         creates: List[_Item],
         updates: List[_Item],
         pending: List["Future[None]"],
-        outcomes: Outcomes,
     ) -> None:
-        self._writer.before(payload, outcomes)
+        self._writer.before(payload)
         custom = self._catalog.custom_attributes(payload)
         decision = resolver.decide(payload, custom)
         item = _Item(payload, custom)
@@ -111,20 +110,20 @@ class BulkWriter:
             self._writer.write(payload, custom, decision)
         elif payload.companies:
             # Attaching needs the contact's id, which bulk tasks do not return.
-            pending.append(self._stable_apply(item, decision, outcomes))
+            pending.append(self._stable_apply(item, decision))
         elif isinstance(decision, Create):
             item.body = _create_body(payload, custom)
             creates.append(item)
         elif isinstance(decision, Update):
             item.contact = decision.contact
             if _changes_what_bulk_update_ignores(payload, decision.contact):
-                pending.append(self._stable_apply(item, decision, outcomes))
+                pending.append(self._stable_apply(item, decision))
             else:
                 item.body = _update_body(decision.contact.id, payload, custom)
                 updates.append(item)
 
     def _write_tasks(
-        self, creates: List[_Item], updates: List[_Item], pending: List["Future[None]"], outcomes: Outcomes
+        self, creates: List[_Item], updates: List[_Item], pending: List["Future[None]"]
     ) -> None:
         sent: List[Tuple[str, List[_Item], str]] = []
         for kind, items in (("create", creates), ("update", updates)):
@@ -136,8 +135,8 @@ class BulkWriter:
             if state == "completed":
                 self._confirm(kind, chunk)
             else:
-                check: Callable[[_Item, Outcomes], None] = self._check_create if kind == "create" else self._resend_update
-                pending.extend(self._stable.submit(check, item, outcomes) for item in chunk)
+                check: Callable[[_Item], None] = self._check_create if kind == "create" else self._resend_update
+                pending.extend(self._stable.submit(check, item) for item in chunk)
 
     def _confirm(self, kind: str, items: List[_Item]) -> None:
         if kind == "create":
@@ -150,10 +149,10 @@ class BulkWriter:
             self._recent.remember(_after_update(item.contact, item.payload, item.custom))
         self._workspace.stats.add(self._stream, "updated", len(items))
 
-    def _check_create(self, item: _Item, outcomes: Outcomes) -> None:
+    def _check_create(self, item: _Item) -> None:
         """An item of a create task that ended with errors: created as sent, or sent again."""
         payload = item.payload
-        with self._workspace.settling(self._stream, payload, outcomes):
+        with self._workspace.settling(self._stream, payload):
             if payload.external_id:
                 found = self._contacts.find_by_external_id(payload.external_id)
                 if found is not None and holds(found, payload.core, item.custom):
@@ -162,21 +161,21 @@ class BulkWriter:
                     return
             self._writer.write(payload, item.custom, Create())
 
-    def _resend_update(self, item: _Item, outcomes: Outcomes) -> None:
+    def _resend_update(self, item: _Item) -> None:
         assert item.contact is not None
-        self._apply(item, Update(item.contact), outcomes)
+        self._apply(item, Update(item.contact))
 
-    def _apply(self, item: _Item, decision: Decision, outcomes: Outcomes) -> None:
-        with self._workspace.settling(self._stream, item.payload, outcomes):
+    def _apply(self, item: _Item, decision: Decision) -> None:
+        with self._workspace.settling(self._stream, item.payload):
             self._writer.write(item.payload, item.custom, decision)
 
-    def _stable_apply(self, item: _Item, decision: Decision, outcomes: Outcomes) -> "Future[None]":
-        return self._stable.submit(self._apply, item, decision, outcomes)
+    def _stable_apply(self, item: _Item, decision: Decision) -> "Future[None]":
+        return self._stable.submit(self._apply, item, decision)
 
     def _stable_chain(
-        self, payloads: Sequence[ContactPayload], resolver: Resolver, outcomes: Outcomes
+        self, payloads: Sequence[ContactPayload], resolver: Resolver
     ) -> "Future[None]":
-        return self._stable.submit(self._writer.write_chain, payloads, resolver, outcomes)
+        return self._stable.submit(self._writer.write_chain, payloads, resolver)
 
     def _fall_back(self, exc: BulkUnavailable) -> None:
         if self._available:

@@ -16,7 +16,7 @@ from typing import Any, List, Mapping, Optional, Set
 from target_intercom.custom import object_properties
 from target_intercom.intercom import IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
-from target_intercom.units.base import Outcomes, Workspace
+from target_intercom.units.base import Workspace
 from target_intercom.units.companies.mapping import CORE_FIELDS, CompanyFields, CompanyPayload, company_identifier, company_key
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.values import ValueRejected
@@ -87,13 +87,13 @@ class Attachments:
         # Where companies the users stream writes are counted: beside the companies stream's, if there is one.
         self._companies_stats = companies_stats
 
-    def before(self, refs: List[CompanyRef], outcomes: Outcomes) -> None:
+    def before(self, refs: List[CompanyRef]) -> None:
         """Write the companies the record describes; reject it if a company it names failed earlier in the run."""
         for ref in refs:
             if ref.company is not None:
                 self._writer.write(ref.company, self._companies_stats)
                 continue
-            failure = outcomes.failure(company_key(ref.company_id))
+            failure = self._workspace.outcomes.failure(company_key(ref.company_id))
             if failure is not None:
                 raise RecordRejected(f"company {ref.company_id} was not written: {failure}", "company_not_written")
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Sequence
 
 from target_intercom.intercom import Conflict, IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
-from target_intercom.units.base import Outcomes, Workspace
+from target_intercom.units.base import Workspace
 from target_intercom.units.contacts.companies import Attachments
 from target_intercom.units.contacts.identity import Decision, RecentContacts, Reject, Resolver, Unchanged, Update
 from target_intercom.units.contacts.mapping import ContactPayload
@@ -32,17 +32,17 @@ class ContactWriter:
         self._dry_run = workspace.dry_run
         self._dry_run_ids = itertools.count(1)
 
-    def write_chain(self, payloads: Sequence[ContactPayload], resolver: Resolver, outcomes: Outcomes) -> None:
+    def write_chain(self, payloads: Sequence[ContactPayload], resolver: Resolver) -> None:
         """Records that may mean the same user, in input order."""
         for payload in payloads:
-            with self._workspace.settling(self._stream, payload, outcomes):
-                self.before(payload, outcomes)
+            with self._workspace.settling(self._stream, payload):
+                self.before(payload)
                 custom = self._catalog.custom_attributes(payload)
                 self.write(payload, custom, resolver.decide(payload, custom))
 
-    def before(self, payload: ContactPayload, outcomes: Outcomes) -> None:
+    def before(self, payload: ContactPayload) -> None:
         """What must be written before the user: the companies it describes."""
-        self._attachments.before(payload.companies, outcomes)
+        self._attachments.before(payload.companies)
 
     def write(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
         """Carry out a decision, then attach the user to its companies; raises RecordRejected or Refused."""
