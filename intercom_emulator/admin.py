@@ -45,6 +45,14 @@ def _route(emu: "Emulator", method: str, action: str, query: Dict[str, str], bod
             if query.get("limit"):
                 records = records[-int(query["limit"]):]
             return 200, {"requests": [r.to_dict() for r in records]}
+        if action == "/deleted_contacts":
+            contacts = emu.deleted_contacts()
+            return 200, {"contacts": contacts, "count": len(contacts)}
+        if action == "/merged_contacts":
+            contacts = emu.merged_contacts()
+            return 200, {"contacts": contacts, "count": len(contacts)}
+        if action == "/admins":
+            return 200, {"admins": emu.admins()}
         if action == "/bulk_jobs":
             return 200, {"jobs": emu.bulk_jobs()}
         if action == "/data_attributes":
@@ -61,13 +69,28 @@ def _route(emu: "Emulator", method: str, action: str, query: Dict[str, str], bod
         if action == "/faults":
             return _fault(emu, body)
         if action == "/seed":
-            attrs = body.get("data_attributes") or []
-            for attr in attrs:
-                attr = dict(attr)
-                emu.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"), **attr)
-            n = emu.seed_contacts(body.get("contacts") or [], visible=bool(body.get("visible", True)))
-            return 200, {"contacts": n, "data_attributes": len(attrs)}
+            return 200, seed(emu, body)
+        if action == "/admins":
+            return 200, emu.seed_admin(**body)
+        if action == "/merge":
+            return 200, emu.merge_contacts(body.get("from"), body.get("into"))
     return 404, {"error": "no admin endpoint %s %s" % (method, action)}
+
+
+def seed(emu: "Emulator", body: Dict[str, Any]) -> Dict[str, int]:
+    """Seed from a body (or seed file): {"admins": [...], "data_attributes": [...], "contacts": [...]}."""
+    admins = body.get("admins") or []
+    for admin in admins:
+        emu.seed_admin(**admin)
+    attrs = body.get("data_attributes") or []
+    for attr in attrs:
+        attr = dict(attr)
+        emu.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"), **attr)
+    n = emu.seed_contacts(body.get("contacts") or [], visible=bool(body.get("visible", True)))
+    out = {"contacts": n, "data_attributes": len(attrs)}
+    if admins:
+        out["admins"] = len(admins)
+    return out
 
 
 def _fault(emu: "Emulator", body: Dict[str, Any]) -> Tuple[int, Any]:

@@ -19,12 +19,22 @@ class Emulator:
     def __init__(self, token: str = "emulator-token", *, host: str = "127.0.0.1", port: int = 0,
                  search_lag: float = 0.0, rate_limit_per_minute: Optional[int] = 10_000, latency: float = 0.0,
                  jitter: float = 0.0, bulk_task_delay: float = 0.2, bulk_enabled: bool = True,
-                 default_version: str = "2.14", verbose: bool = False, log_maxlen: int = 100_000) -> None:
+                 default_version: str = "2.14", verbose: bool = False, clock_skew: float = 0.0,
+                 recorded_rate_limit_headers: bool = True, email_only_user_conflicts: bool = False,
+                 unsubscribed_null: str = "false", long_text: str = "reject",
+                 search_max_in_values: Optional[int] = None, search_rejects_non_ids_in_id_filter: bool = False,
+                 email_search_case_sensitive: bool = False, log_maxlen: int = 100_000) -> None:
         settings = Settings()
         apply_settings(settings, dict(token=token, search_lag=search_lag,
                                       rate_limit_per_minute=rate_limit_per_minute, latency=latency, jitter=jitter,
                                       bulk_task_delay=bulk_task_delay, bulk_enabled=bulk_enabled,
-                                      default_version=default_version, verbose=verbose))
+                                      default_version=default_version, verbose=verbose, clock_skew=clock_skew,
+                                      recorded_rate_limit_headers=recorded_rate_limit_headers,
+                                      email_only_user_conflicts=email_only_user_conflicts,
+                                      unsubscribed_null=unsubscribed_null, long_text=long_text,
+                                      search_max_in_values=search_max_in_values,
+                                      search_rejects_non_ids_in_id_filter=search_rejects_non_ids_in_id_filter,
+                                      email_search_case_sensitive=email_search_case_sensitive))
         self._core = Core(settings, log_maxlen)
         self._host = host
         self._requested_port = port
@@ -115,16 +125,71 @@ class Emulator:
             return core.contact_dict(c) if c is not None else None
 
     def seed_contact(self, **fields: Any) -> Dict[str, Any]:
-        """Insert one contact as if it had always been there (search sees it at once)."""
+        """Insert one contact as if it had always been there (search sees it at once).
+
+        A lead gets an Intercom-style UUID external_id; seeding a lead with any other external_id is refused
+        (ValueError), because Intercom never lets a lead keep one.
+        """
         core = self._core
         with core.lock:
             core.seed_contacts([fields])
+            if fields.get("deleted"):
+                data = core.contact_dict(next(reversed(core.store.deleted.values())))
+                data["deleted"] = True
+                return data
             c = next(reversed(core.store.by_id.values()))
             return core.contact_dict(c)
 
     def seed_contacts(self, contacts: Iterable[Dict[str, Any]], visible: bool = True) -> int:
-        """Insert many contacts quickly; ``visible=False`` makes them subject to search lag like new ones."""
+        """Insert many contacts quickly; ``visible=False`` makes them subject to search lag like new ones.
+
+        ``"deleted": True`` on a user seeds its tombstone (see ``deleted_contacts``).
+        """
         return self._core.seed_contacts(contacts, visible=visible)
+
+    def deleted_contacts(self) -> List[Dict[str, Any]]:
+        """Tombstones of deleted users, which the API never shows but whose email and external_id stay taken."""
+        core = self._core
+        with core.lock:
+            out = []
+            for c in core.store.deleted.values():
+                data = core.contact_dict(c)
+                data["deleted"] = True
+                out.append(data)
+            return out
+
+    def merged_contacts(self) -> List[Dict[str, Any]]:
+        """Merged source contacts as they were, each with ``merged_into`` (the canonical contact's id)."""
+        core = self._core
+        with core.lock:
+            out = []
+            for contact_id, (c, _) in core.store.merged.items():
+                data = core.contact_dict(c)
+                data["merged_into"] = core.store.canonical_id(contact_id)
+                out.append(data)
+            return out
+
+    def merge_contacts(self, from_id: str, into_id: str) -> Dict[str, Any]:
+        """Mark ``from_id`` merged into ``into_id`` (any roles; the API merges only a lead into a user).
+
+        Afterwards the source answers 410 (2.16+) or 404 and is gone from search and list. Returns the target.
+        """
+        core = self._core
+        with core.lock:
+            core.seed_merged(from_id, into_id)
+            return core.contact_dict(core.store.by_id[into_id])
+
+    def seed_admin(self, id: Any = None, name: Optional[str] = None, email: Optional[str] = None,
+                   **extra: Any) -> Dict[str, Any]:
+        """Add an admin (teammate), which owner_id may then name. A fresh workspace has one admin."""
+        core = self._core
+        with core.lock:
+            return core.admins.seed(id, name, email, **extra).render()
+
+    def admins(self) -> List[Dict[str, Any]]:
+        core = self._core
+        with core.lock:
+            return core.admins.list()
 
     def data_attributes(self, model: Optional[str] = "contact", include_archived: bool = True) -> List[Dict[str, Any]]:
         core = self._core
@@ -162,6 +227,7 @@ class Emulator:
         with core.lock:
             store = core.store
             contacts = {"contacts": len(store) - store.archived_count, "archived": store.archived_count,
+                        "deleted": len(store.deleted), "merged": len(store.merged),
                         "bulk_jobs": core.bulk.job_count(), "custom_attributes": core.attributes.custom_count()}
         out: Dict[str, Any] = {"counts": self.counts(), "total": self.count(), "rate_limited": self.rate_limited}
         out.update(contacts)
@@ -174,10 +240,15 @@ class Emulator:
     # ---- faults -------------------------------------------------------------------------------------------
     def fail_next(self, n: Optional[int] = 1, status: int = 500, body: str = "json",
                   retry_after: Optional[float] = None, *, match_method: Optional[str] = None,
-                  match_path: Optional[str] = None) -> None:
-        """Answer the next ``n`` matching requests with ``status`` without processing them (n=None: forever)."""
+                  match_path: Optional[str] = None, code: Optional[str] = None,
+                  message: Optional[str] = None) -> None:
+        """Answer the next ``n`` matching requests with ``status`` without processing them (n=None: forever).
+
+        ``code`` and ``message`` name the error.list's error (default: a usual pair for the status).
+        """
         self._core.faults.add(Fault(FAIL, n, status=status, body=body, retry_after=retry_after,
-                                    match_method=match_method, match_path=match_path))
+                                    match_method=match_method, match_path=match_path, code=code,
+                                    message=message))
 
     def drop_next(self, n: Optional[int] = 1, after_processing: bool = False, *, match_method: Optional[str] = None,
                   match_path: Optional[str] = None) -> None:
@@ -197,9 +268,10 @@ class Emulator:
         self._core.faults.add(Fault(MALFORMED, n, malformed=kind, match_method=match_method,
                                     match_path=match_path))
 
-    def fail_writes_after(self, k: int, status: int = 500, body: str = "json") -> None:
+    def fail_writes_after(self, k: int, status: int = 500, body: str = "json", code: Optional[str] = None,
+                          message: Optional[str] = None) -> None:
         """Every write (POST/PUT other than search) after the k-th successful one fails with ``status``."""
-        self._core.faults.fail_writes_after(k, status, body)
+        self._core.faults.fail_writes_after(k, status, body, code, message)
 
     def clear_faults(self) -> None:
         self._core.faults.clear()

@@ -86,6 +86,8 @@ def emu(emulator_factory: Any) -> Iterator[Emulator]:
     emu = emulator_factory(bulk_task_delay=0.05)
     emu.seed_data_attribute("plan", "string")
     emu.seed_data_attribute("seats", "integer")
+    for admin_id in (3, 12, 13):  # owner_id must name an admin of the workspace
+        emu.seed_admin(id=admin_id)
     yield emu
 
 
