@@ -135,3 +135,44 @@ def test_windows_are_fixed_and_aligned() -> None:
     now[0] = 1010.0
     assert limiter.acquire() == (True, 2, 1, 1020)
     assert window_limit(10_000) == 1667 and window_limit(1000) == 167
+
+
+def test_rate_limit_headers_as_recorded(emulator_factory: Callable[..., Emulator]) -> None:
+    """Grouparoo's recordings and the 2.17 docs: Remaining counts before the request; Reset is boundary + 2 s."""
+    emu = emulator_factory(rate_limit_per_minute=60)  # 10 per window; recorded_rate_limit_headers is the default
+    assert emu.settings["recorded_rate_limit_headers"] is True
+    _align_to_window_start()
+    with make_client(emu) as client:
+        seen = []
+        for _ in range(10):
+            r = client.get("/data_attributes")
+            assert r.status_code == 200
+            seen.append(int(r.headers["X-RateLimit-Remaining"]))
+            reset = int(r.headers["X-RateLimit-Reset"])
+            assert reset % 10 == 2 and 2 < reset - time.time() <= 12
+        assert seen == list(range(10, 0, -1))  # the first answer shows the whole limit, the last allowed one 1
+        r = client.get("/data_attributes")
+        assert r.status_code == 429
+        assert r.headers["X-RateLimit-Remaining"] == "0" and r.headers["X-RateLimit-Reset"] == str(reset)
+
+
+def test_recorded_windows_refill_2_s_before_the_advertised_reset() -> None:
+    now = [1005.0]
+    limiter = RateLimiter(12, clock=lambda: now[0])  # 2 per window
+    assert limiter.acquire(recorded=True) == (True, 2, 2, 1012)
+    assert limiter.acquire(recorded=True) == (True, 2, 1, 1012)
+    assert limiter.acquire(recorded=True) == (False, 2, 0, 1012)
+    now[0] = 1010.0
+    assert limiter.acquire(recorded=True) == (True, 2, 2, 1022)
+
+
+def test_recorded_headers_with_clock_skew(emulator_factory: Callable[..., Emulator]) -> None:
+    emu = emulator_factory(clock_skew=3600.0)
+    with make_client(emu) as client:
+        r = client.get("/data_attributes")
+    reset = int(r.headers["X-RateLimit-Reset"])
+    assert reset % 10 == 2 and 3600 < reset - time.time() <= 3612
+    emu.configure(recorded_rate_limit_headers=False)
+    with make_client(emu) as client:
+        r = client.get("/data_attributes")
+    assert int(r.headers["X-RateLimit-Reset"]) % 10 == 0

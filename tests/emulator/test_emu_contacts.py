@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -257,3 +258,27 @@ def test_seed_contact_fields(emulator: Emulator) -> None:
         emulator.seed_contact(email="x@example.com", custom_attributes={"nope": 1})
     with pytest.raises(ValueError):
         emulator.seed_contact(email="x@example.com", colour="red")
+
+
+def test_list_contacts_defaults_to_ten_per_page(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.seed_contacts({"external_id": "p%d" % i} for i in range(12))
+    r = api.get("/contacts").json()
+    assert len(r["data"]) == 10 and r["pages"]["per_page"] == 10 and r["pages"]["total_pages"] == 2
+    search = api.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "user"}})
+    assert search.json()["pages"]["per_page"] == 50  # search keeps its own default
+
+
+@pytest.mark.parametrize("external_id", ["a/b", "a?b", "a#b", "100%", "a b", "a+b", "sp ace/sl?ash#h%25"])
+def test_find_by_external_id_decodes_the_raw_segment(api: httpx.Client, emulator: Emulator,
+                                                     external_id: str) -> None:
+    c = emulator.seed_contact(external_id=external_id)
+    r = api.get("/contacts/find_by_external_id/" + quote(external_id, safe=""))
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == c["id"] and r.json()["external_id"] == external_id
+
+
+def test_an_unencoded_slash_in_an_external_id_matches_no_route(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.seed_contact(external_id="a/b")
+    r = api.get("/contacts/find_by_external_id/a/b")
+    assert r.status_code == 404 and error_of(r) == {"code": "not_found", "message": "Resource Not Found"}
+    assert emulator.requests[-1].endpoint == "GET (unmatched)"
