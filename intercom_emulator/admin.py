@@ -46,6 +46,14 @@ def _route(emu: "Emulator", method: str, action: str, query: Dict[str, str], bod
             if query.get("limit"):
                 records = records[-int(query["limit"]):]
             return 200, {"requests": [r.to_dict() for r in records]}
+        if action == "/deleted_contacts":
+            contacts = emu.deleted_contacts()
+            return 200, {"contacts": contacts, "count": len(contacts)}
+        if action == "/merged_contacts":
+            contacts = emu.merged_contacts()
+            return 200, {"contacts": contacts, "count": len(contacts)}
+        if action == "/admins":
+            return 200, {"admins": emu.admins()}
         if action == "/bulk_jobs":
             return 200, {"jobs": emu.bulk_jobs()}
         if action == "/data_attributes":
@@ -72,6 +80,10 @@ def _route(emu: "Emulator", method: str, action: str, query: Dict[str, str], bod
             return _fault(emu, body)
         if action == "/seed":
             return 200, emu.seed(body)
+        if action == "/admins":
+            return 200, emu.seed_admin(**body)
+        if action == "/merge":
+            return 200, emu.merge_contacts(body.get("from"), body.get("into"))
     return 404, {"error": "no admin endpoint %s %s" % (method, action)}
 
 

@@ -261,27 +261,37 @@ class AttributeRegistry:
         return attr
 
     # ---- values on contacts ------------------------------------------------------------------
-    def check_values(self, values: Any, model: str = "contact") -> Dict[str, Any]:
-        """Validate a ``custom_attributes`` write; returns it unchanged or raises a 400."""
+    def check_values(self, values: Any, model: str = "contact", long_text: str = "reject") -> Dict[str, Any]:
+        """Validate a ``custom_attributes`` write; returns the values to store or raises a 400.
+
+        ``long_text`` says what a string over 255 characters does, which is unknown live: "reject" (a 400),
+        "truncate" (the first 255 characters are stored) or "store" (kept whole).
+        """
         if not isinstance(values, dict):
             raise bad_param("custom_attributes must be an object")
+        out: Dict[str, Any] = {}
         for name, value in values.items():
             attr = self.get(name, model)
             if attr is None:
                 raise bad_param("Custom attribute '%s' does not exist" % name)
             if value is not None:
-                check_value(attr, value)
-        return values
+                value = check_value(attr, value, long_text)
+            out[name] = value
+        return out
 
 
-def check_value(attr: CustomAttribute, value: Any) -> None:
+def check_value(attr: CustomAttribute, value: Any, long_text: str = "reject") -> Any:
+    """The value to store for ``attr``, or a 400 when Intercom would refuse it."""
     t = attr.data_type
     ok: bool
     if t == "string":
         ok = isinstance(value, str)
-        if ok and len(value) > MAX_STRING_LENGTH:
-            raise bad_param("Custom attribute '%s' is too long: the maximum length is %d characters"
-                            % (attr.name, MAX_STRING_LENGTH))
+        if ok and len(value) > MAX_STRING_LENGTH and long_text != "store":
+            if long_text == "truncate":
+                value = value[:MAX_STRING_LENGTH]
+            else:
+                raise bad_param("Custom attribute '%s' is too long: the maximum length is %d characters"
+                                % (attr.name, MAX_STRING_LENGTH))
         if ok and attr.options is not None and value not in attr.options:
             raise bad_param("Custom attribute '%s' must be one of: %s" % (attr.name, ", ".join(attr.options)))
     elif t == "integer" or t == "date":
@@ -295,4 +305,5 @@ def check_value(attr: CustomAttribute, value: Any) -> None:
     if not ok:
         expected = "date (an integer Unix timestamp in seconds)" if t == "date" else t
         raise bad_param("Custom attribute '%s' must be of type %s" % (attr.name, expected))
+    return value
 

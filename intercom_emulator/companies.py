@@ -229,8 +229,13 @@ def _monthly_spend(value: Any) -> int:
     return spend
 
 
-def check_company_write(body: Any, mode: str, version: str, registry: AttributeRegistry) -> Dict[str, Any]:
-    """Validated changes from a company payload (keys are company field names). Raises before changing anything."""
+def check_company_write(body: Any, mode: str, version: str, registry: AttributeRegistry,
+                        long_text: str = "reject") -> Dict[str, Any]:
+    """Validated changes from a company payload (keys are company field names). Raises before changing anything.
+
+    ``long_text`` is the ``long_text`` setting: custom attribute strings over 255 characters follow the contacts'
+    rule.
+    """
     if not isinstance(body, dict):
         raise bad_param("Request body must be a JSON object")
     allowed = WRITABLE[mode]
@@ -257,7 +262,7 @@ def check_company_write(body: Any, mode: str, version: str, registry: AttributeR
             if value is not None and not isinstance(value, bool):
                 raise bad_param("update_last_request_at must be a boolean")
         elif field == "custom_attributes":
-            value = None if value is None else registry.check_values(value, "company")
+            value = None if value is None else registry.check_values(value, "company", long_text)
         changes[field] = value
     return changes
 
@@ -302,7 +307,8 @@ _SEED_DIRECT = ("name", "plan", "size", "website", "industry", "remote_created_a
                 "last_request_at", "session_count")
 
 
-def company_from_seed(store: CompanyStore, registry: AttributeRegistry, fields: Dict[str, Any], now: int) -> Company:
+def company_from_seed(store: CompanyStore, registry: AttributeRegistry, fields: Dict[str, Any], now: int,
+                      long_text: str = "reject") -> Company:
     """A company built straight from seed fields (no API rules beyond what keeps the store consistent)."""
     if not isinstance(fields.get("company_id"), str) or not fields["company_id"]:
         raise ValueError("a seeded company needs a company_id (a non-empty string)")
@@ -319,7 +325,7 @@ def company_from_seed(store: CompanyStore, registry: AttributeRegistry, fields: 
         elif key == "archived":
             c.archived = bool(value)
         elif key == "custom_attributes":
-            _seed_call(registry.check_values, value, "company")
+            value = _seed_call(registry.check_values, value, "company", long_text)
             c.custom = {k: v for k, v in value.items() if v is not None} or None
         else:
             raise ValueError("unknown company field %r" % key)
@@ -412,7 +418,7 @@ def render(core: "Core", c: Company) -> Dict[str, Any]:
 
 def upsert_company(core: "Core", body: Any, version: str, arrived: float) -> Company:
     """POST /companies: "looked up via company_id ... if not found ... created, if found ... updated"."""
-    changes = check_company_write(body, "create", version, core.attributes)
+    changes = check_company_write(body, "create", version, core.attributes, core.settings.long_text)
     company_id = changes.pop("company_id", None)
     if company_id is None:
         # Guess: the 2.x schema marks nothing required, but the upsert cannot work without its key.
@@ -438,7 +444,7 @@ def update_company(core: "Core", intercom_id: str, body: Any, version: str) -> C
     if "company_id" in body and core.settings.company_put_company_id == "reject":
         # intercom-node #356 reports a 404 when company_id is used to update (see the README for the caveat).
         raise company_not_found()
-    changes = check_company_write(body, "update", version, core.attributes)
+    changes = check_company_write(body, "update", version, core.attributes, core.settings.long_text)
     apply_company_changes(core.companies, c, changes, int(time.time()))
     return c
 
@@ -493,7 +499,7 @@ def apply_company_bulk_item(core: "Core", kind: str, item: Dict[str, Any]) -> Di
         allowed = WRITABLE[mode]
         outcome["ignored_fields"] = [k for k in item if k not in allowed and not (kind == "update" and k == "id")]
         if kind == "create":
-            changes = check_company_write(item, mode, "Preview", core.attributes)
+            changes = check_company_write(item, mode, "Preview", core.attributes, core.settings.long_text)
             company_id = changes.pop("company_id", None)
             if company_id is None:
                 raise ApiError(400, "parameter_not_found", "company_id not specified")
@@ -509,7 +515,7 @@ def apply_company_bulk_item(core: "Core", kind: str, item: Dict[str, Any]) -> Di
         else:
             # "An unknown id fails that item and never creates a company."
             c = store.find(str(item.get("id")))
-            changes = check_company_write(item, mode, "Preview", core.attributes)
+            changes = check_company_write(item, mode, "Preview", core.attributes, core.settings.long_text)
             apply_company_changes(store, c, changes, int(time.time()))
             outcome["outcome"] = "updated"
         outcome.update(id=c.id, company_id=c.company_id)

@@ -105,9 +105,11 @@ def list_company_contacts(core: "Core", req: "ApiRequest") -> Reply:
 
 # ---- contacts and their companies ---------------------------------------------------------------------
 
+# A merged contact answers these like GET /contacts/{id}: 410 contact_merged from 2.16, 404 before.
+
 def attach_contact(core: "Core", req: "ApiRequest") -> Reply:
     with core.lock:
-        core.find(req.params["id"])
+        core.find(req.params["id"], req.version)
         # No body at all is the spec's "company not specified" example, not a malformed request.
         body = {} if req.body is None and not req.body_error else req.json_object()
         return 200, co.render(core, co.attach_contact(core, req.params["id"], body))
@@ -115,6 +117,7 @@ def attach_contact(core: "Core", req: "ApiRequest") -> Reply:
 
 def detach_contact(core: "Core", req: "ApiRequest") -> Reply:
     with core.lock:
+        core.find(req.params["id"], req.version)
         return 200, co.render(core, co.detach_contact(core, req.params["id"], req.params["company_id"]))
 
 
@@ -127,7 +130,7 @@ def list_contact_companies(core: "Core", req: "ApiRequest") -> Reply:
     contact_id = req.params["id"]
     page, per_page = co.page_params(req.query, ATTACHED_PER_PAGE, ATTACHED_MAX_PER_PAGE)
     with core.lock:
-        core.find(contact_id)
+        core.find(contact_id, req.version)
         companies = [core.companies.by_id[i] for i in core.companies.company_ids_of(contact_id)]
         start = (page - 1) * per_page
         data = [co.render(core, c) for c in companies[start:start + per_page]]

@@ -23,15 +23,26 @@ class Emulator:
     def __init__(self, token: str = "emulator-token", *, host: str = "127.0.0.1", port: int = 0,
                  search_lag: float = 0.0, rate_limit_per_minute: Optional[int] = 10_000, latency: float = 0.0,
                  jitter: float = 0.0, bulk_task_delay: float = 0.2, bulk_enabled: bool = True,
-                 default_version: str = "2.14", verbose: bool = False, log_maxlen: int = 100_000,
+                 default_version: str = "2.14", verbose: bool = False, clock_skew: float = 0.0,
+                 recorded_rate_limit_headers: bool = True, email_only_user_conflicts: bool = False,
+                 unsubscribed_null: str = "false", long_text: str = "reject",
+                 search_max_in_values: Optional[int] = None, search_rejects_non_ids_in_id_filter: bool = False,
+                 email_search_case_sensitive: bool = False,
                  company_lookup_sees_userless: bool = True, company_create_race: bool = True,
                  company_put_company_id: str = "reject", company_scroll_expiry: float = 60.0,
-                 tag_users_max: Optional[int] = None, event_long_text: str = "store") -> None:
+                 tag_users_max: Optional[int] = None, event_long_text: str = "store",
+                 log_maxlen: int = 100_000) -> None:
         settings = Settings()
         apply_settings(settings, dict(token=token, search_lag=search_lag,
                                       rate_limit_per_minute=rate_limit_per_minute, latency=latency, jitter=jitter,
                                       bulk_task_delay=bulk_task_delay, bulk_enabled=bulk_enabled,
-                                      default_version=default_version, verbose=verbose,
+                                      default_version=default_version, verbose=verbose, clock_skew=clock_skew,
+                                      recorded_rate_limit_headers=recorded_rate_limit_headers,
+                                      email_only_user_conflicts=email_only_user_conflicts,
+                                      unsubscribed_null=unsubscribed_null, long_text=long_text,
+                                      search_max_in_values=search_max_in_values,
+                                      search_rejects_non_ids_in_id_filter=search_rejects_non_ids_in_id_filter,
+                                      email_search_case_sensitive=email_search_case_sensitive,
                                       company_lookup_sees_userless=company_lookup_sees_userless,
                                       company_create_race=company_create_race,
                                       company_put_company_id=company_put_company_id,
@@ -128,16 +139,71 @@ class Emulator:
             return core.contact_dict(c) if c is not None else None
 
     def seed_contact(self, **fields: Any) -> Dict[str, Any]:
-        """Insert one contact as if it had always been there (search sees it at once)."""
+        """Insert one contact as if it had always been there (search sees it at once).
+
+        A lead gets an Intercom-style UUID external_id; seeding a lead with any other external_id is refused
+        (ValueError), because Intercom never lets a lead keep one.
+        """
         core = self._core
         with core.lock:
             core.seed_contacts([fields])
+            if fields.get("deleted"):
+                data = core.contact_dict(next(reversed(core.store.deleted.values())))
+                data["deleted"] = True
+                return data
             c = next(reversed(core.store.by_id.values()))
             return core.contact_dict(c)
 
     def seed_contacts(self, contacts: Iterable[Dict[str, Any]], visible: bool = True) -> int:
-        """Insert many contacts quickly; ``visible=False`` makes them subject to search lag like new ones."""
+        """Insert many contacts quickly; ``visible=False`` makes them subject to search lag like new ones.
+
+        ``"deleted": True`` on a user seeds its tombstone (see ``deleted_contacts``).
+        """
         return self._core.seed_contacts(contacts, visible=visible)
+
+    def deleted_contacts(self) -> List[Dict[str, Any]]:
+        """Tombstones of deleted users, which the API never shows but whose email and external_id stay taken."""
+        core = self._core
+        with core.lock:
+            out = []
+            for c in core.store.deleted.values():
+                data = core.contact_dict(c)
+                data["deleted"] = True
+                out.append(data)
+            return out
+
+    def merged_contacts(self) -> List[Dict[str, Any]]:
+        """Merged source contacts as they were, each with ``merged_into`` (the canonical contact's id)."""
+        core = self._core
+        with core.lock:
+            out = []
+            for contact_id, (c, _) in core.store.merged.items():
+                data = core.contact_dict(c)
+                data["merged_into"] = core.store.canonical_id(contact_id)
+                out.append(data)
+            return out
+
+    def merge_contacts(self, from_id: str, into_id: str) -> Dict[str, Any]:
+        """Mark ``from_id`` merged into ``into_id`` (any roles; the API merges only a lead into a user).
+
+        Afterwards the source answers 410 (2.16+) or 404 and is gone from search and list. Returns the target.
+        """
+        core = self._core
+        with core.lock:
+            core.seed_merged(from_id, into_id)
+            return core.contact_dict(core.store.by_id[into_id])
+
+    def seed_admin(self, id: Any = None, name: Optional[str] = None, email: Optional[str] = None,
+                   **extra: Any) -> Dict[str, Any]:
+        """Add an admin (teammate), which owner_id may then name. A fresh workspace has one admin."""
+        core = self._core
+        with core.lock:
+            return core.admins.seed(id, name, email, **extra).render()
+
+    def admins(self) -> List[Dict[str, Any]]:
+        core = self._core
+        with core.lock:
+            return core.admins.list()
 
     def data_attributes(self, model: Optional[str] = "contact", include_archived: bool = True) -> List[Dict[str, Any]]:
         core = self._core
@@ -188,7 +254,7 @@ class Emulator:
         contact_ids = [str(i) for i in fields.get("contact_ids") or ()]
         for external_id in fields.get("external_ids") or ():
             contact = core.store.by_external_id.get(external_id)
-            if contact is None:
+            if contact is None or contact.id in core.store.deleted:  # a tombstone keeps its external_id
                 raise ValueError("no contact has the external_id %r" % (external_id,))
             contact_ids.append(contact.id)
         for contact_id in contact_ids:
@@ -199,7 +265,7 @@ class Emulator:
         tag_names = list(fields.get("tags") or ())
         if not all(isinstance(n, str) and n.strip() for n in tag_names):
             raise ValueError("tags must be a list of tag names")
-        c = company_from_seed(core.companies, core.attributes, fields, int(time.time()))
+        c = company_from_seed(core.companies, core.attributes, fields, int(time.time()), core.settings.long_text)
         if not c.archived:
             for contact_id in contact_ids:
                 core.companies.attach(c, contact_id, c.updated_at)
@@ -247,14 +313,25 @@ class Emulator:
             return [inspect_event(e) for e in core.events.all if contact_id is None or e.contact_id == contact_id]
 
     def seed(self, data: Dict[str, Any]) -> Dict[str, int]:
-        """Seed from one document, as the admin ``seed`` endpoint and ``--seed`` file do: ``data_attributes``,
-        ``contacts`` (with ``visible``), ``tags`` (names, or {"name", "contact_ids"}) and ``companies``."""
+        """Seed from one document, as the admin ``seed`` endpoint and ``--seed`` file do: ``admins``,
+        ``data_attributes``, ``contacts`` (with ``visible``; ``"deleted": true`` on a user seeds its tombstone),
+        ``tags`` (names, or {"name", "contact_ids"}) and ``companies``, in that order.
+
+        Returns how many of each were seeded (``admins``, ``tags`` and ``companies`` only when the document has
+        them).
+        """
+        out: Dict[str, int] = {}
+        admins = data.get("admins") or []
+        for admin in admins:
+            self.seed_admin(**admin)
         attrs = data.get("data_attributes") or []
         for attr in attrs:
             attr = dict(attr)
             self.seed_data_attribute(attr.pop("name"), attr.pop("data_type"), attr.pop("model", "contact"), **attr)
         contacts = self.seed_contacts(data.get("contacts") or [], visible=bool(data.get("visible", True)))
-        out = {"contacts": contacts, "data_attributes": len(attrs)}
+        out.update(contacts=contacts, data_attributes=len(attrs))
+        if "admins" in data:
+            out["admins"] = len(admins)
         if "tags" in data:
             for tag in data["tags"] or []:
                 if isinstance(tag, dict):
@@ -292,6 +369,7 @@ class Emulator:
         with core.lock:
             store = core.store
             contacts = {"contacts": len(store) - store.archived_count, "archived": store.archived_count,
+                        "deleted": len(store.deleted), "merged": len(store.merged),
                         "bulk_jobs": core.bulk.job_count(), "custom_attributes": core.attributes.custom_count(),
                         "companies": core.companies.live_count(), "tags": len(core.tags),
                         "events": len(core.events), "events_deduplicated": core.events.duplicates}
@@ -310,7 +388,7 @@ class Emulator:
                   message: Optional[str] = None) -> None:
         """Answer the next ``n`` matching requests with ``status`` without processing them (n=None: forever).
 
-        ``code`` and ``message`` replace the error.list defaults for that status.
+        ``code`` and ``message`` name the error.list's error (default: a usual pair for the status).
         """
         self._core.faults.add(Fault(FAIL, n, status=status, body=body, retry_after=retry_after,
                                     match_method=match_method, match_path=match_path, code=code, message=message))
@@ -339,9 +417,10 @@ class Emulator:
         self._core.faults.add(Fault(MALFORMED, n, malformed=kind, match_method=match_method,
                                     match_path=match_path))
 
-    def fail_writes_after(self, k: int, status: int = 500, body: str = "json") -> None:
+    def fail_writes_after(self, k: int, status: int = 500, body: str = "json", code: Optional[str] = None,
+                          message: Optional[str] = None) -> None:
         """Every write (POST/PUT other than search) after the k-th successful one fails with ``status``."""
-        self._core.faults.fail_writes_after(k, status, body)
+        self._core.faults.fail_writes_after(k, status, body, code, message)
 
     def clear_faults(self) -> None:
         self._core.faults.clear()

@@ -31,6 +31,9 @@ class Fault:
             raise ValueError("kind must be one of %s" % ", ".join(MALFORMED_KINDS))
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise ValueError("status must be an HTTP status code")
+        for label, value in (("code", code), ("message", message)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError("%s must be a string" % label)
         self.kind = kind
         self.remaining = remaining
         self.status = status
@@ -41,7 +44,7 @@ class Fault:
         self.malformed = malformed
         self.method = match_method.upper() if match_method else None
         self.path_re: Optional[Pattern[str]] = re.compile(match_path) if match_path else None
-        # The error.list code and message of a failure (defaults depend on the status).
+        # The error.list's code and message (a JSON body only); None: the usual pair for the status.
         self.code = code
         self.message = message
 
@@ -51,12 +54,10 @@ class Fault:
         return self.path_re is None or self.path_re.search(path) is not None
 
     def describe(self) -> Dict[str, Any]:
-        out = {"kind": self.kind, "remaining": self.remaining, "status": self.status, "body": self.body,
-               "after_processing": self.after_processing, "seconds": self.seconds,
-               "match_method": self.method, "match_path": self.path_re.pattern if self.path_re else None}
-        if self.code is not None or self.message is not None:
-            out.update(code=self.code, message=self.message)
-        return out
+        return {"kind": self.kind, "remaining": self.remaining, "status": self.status, "body": self.body,
+                "after_processing": self.after_processing, "seconds": self.seconds,
+                "match_method": self.method, "match_path": self.path_re.pattern if self.path_re else None,
+                "code": self.code, "message": self.message}
 
 
 _READS_BY_POST = ("/contacts/search", "/companies/list")
@@ -78,12 +79,13 @@ class FaultPlan:
         with self._lock:
             self._faults.append(fault)
 
-    def fail_writes_after(self, k: int, status: int = 500, body: str = "json") -> None:
+    def fail_writes_after(self, k: int, status: int = 500, body: str = "json", code: Optional[str] = None,
+                          message: Optional[str] = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError("k must be a non-negative integer")
-        Fault(FAIL, None, status=status, body=body)  # validates status and body
+        Fault(FAIL, None, status=status, body=body, code=code, message=message)  # validates the arguments
         with self._lock:
-            self._write_gate = {"k": k, "status": status, "body": body}
+            self._write_gate = {"k": k, "status": status, "body": body, "code": code, "message": message}
             self._write_successes = 0
 
     def clear(self) -> None:
@@ -97,7 +99,9 @@ class FaultPlan:
         with self._lock:
             if self._write_gate is not None and is_write(method, path) \
                     and self._write_successes >= self._write_gate["k"]:
-                return Fault(FAIL, 1, status=self._write_gate["status"], body=self._write_gate["body"])
+                gate = self._write_gate
+                return Fault(FAIL, 1, status=gate["status"], body=gate["body"], code=gate["code"],
+                             message=gate["message"])
             for i, fault in enumerate(self._faults):
                 if fault.matches(method, path):
                     if fault.remaining is not None:

@@ -10,11 +10,14 @@ from .bulk import bulk_items, check_bulk_access
 from .company_routes import COMPANY_ROUTES
 from .core import Core
 from .errors import ApiError, bad_param
-from .search import DEFAULT_PER_PAGE, MAX_PER_PAGE, compile_query, decode_cursor, encode_cursor, page_of, \
+from .search import MAX_PER_PAGE, SearchRules, compile_query, decode_cursor, encode_cursor, page_of, \
     parse_pagination, run_query
 from .event_routes import EVENT_ROUTES
 from .tag_routes import TAG_ROUTES
 from .versions import at_least, is_preview
+
+# GET /contacts pages by 10 unless asked (Intercom-OpenAPI PR #639); search's default is 50.
+LIST_DEFAULT_PER_PAGE = 10
 
 
 class ApiRequest:
@@ -57,19 +60,26 @@ def create_contact(core: Core, req: ApiRequest) -> Reply:
 
 def update_contact(core: Core, req: ApiRequest) -> Reply:
     with core.lock:
-        core.find(req.params["id"])  # an unknown id is a 404 even when the body is also wrong
+        core.find(req.params["id"], req.version)  # an unknown id is a 404 even when the body is also wrong
         body = req.json_object()
         return 200, core.render(core.update_contact(req.params["id"], body, req.version), req.version, push=True)
 
 
 def get_contact(core: Core, req: ApiRequest) -> Reply:
     with core.lock:
-        return 200, core.render(core.find(req.params["id"]), req.version, push=True)
+        return 200, core.render(core.find(req.params["id"], req.version), req.version, push=True)
 
 
 def find_by_external_id(core: Core, req: ApiRequest) -> Reply:
     with core.lock:
-        return 200, core.render(core.find_by_external_id(req.params["external_id"]), req.version, push=True)
+        c = core.find_by_external_id(req.params["external_id"], req.version)
+        return 200, core.render(c, req.version, push=True)
+
+
+def merge_contacts(core: Core, req: ApiRequest) -> Reply:
+    body = req.json_object()
+    with core.lock:
+        return 200, core.render(core.merge_contacts(body, req.version), req.version, push=True)
 
 
 def archive_contact(core: Core, req: ApiRequest) -> Reply:
@@ -92,8 +102,11 @@ def search_contacts(core: Core, req: ApiRequest) -> Reply:
     if "query" not in body:
         raise ApiError(400, "parameter_not_found", "query parameter is required")
     per_page, cursor = parse_pagination(body.get("pagination"))
+    settings = core.settings
+    rules = SearchRules(settings.search_max_in_values, settings.search_rejects_non_ids_in_id_filter,
+                        settings.email_search_case_sensitive)
     with core.lock:
-        node = compile_query(body["query"], core.attributes, exact_dates=is_preview(req.version))
+        node = compile_query(body["query"], core.attributes, exact_dates=is_preview(req.version), rules=rules)
         results = run_query(core.store, node, time.monotonic())
         items, pages = page_of(results, per_page, cursor)
         data = [core.render(c, req.version) for c in items]
@@ -101,7 +114,7 @@ def search_contacts(core: Core, req: ApiRequest) -> Reply:
 
 
 def list_contacts(core: Core, req: ApiRequest) -> Reply:
-    per_page = _int_param(req.query, "per_page", DEFAULT_PER_PAGE)
+    per_page = _int_param(req.query, "per_page", LIST_DEFAULT_PER_PAGE)
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise bad_param("per_page must be between 1 and %d" % MAX_PER_PAGE)
     cursor = req.query.get("starting_after") or None
@@ -164,6 +177,18 @@ def update_data_attribute(core: Core, req: ApiRequest) -> Reply:
         return 200, core.attributes.update(req.params["id"], req.json_object()).render()
 
 
+# ---- admins --------------------------------------------------------------------------------------------
+
+def list_admins(core: Core, req: ApiRequest) -> Reply:
+    with core.lock:
+        return 200, {"type": "admin.list", "admins": core.admins.list()}
+
+
+def get_admin(core: Core, req: ApiRequest) -> Reply:
+    with core.lock:
+        return 200, core.admins.get(req.params["id"]).render()
+
+
 # ---- Preview bulk contacts -------------------------------------------------------------------------
 
 def _bulk_gate(core: Core, req: ApiRequest) -> None:
@@ -221,6 +246,7 @@ ROUTES = [
     Route("POST", "/contacts/bulk", bulk_create),
     Route("PUT", "/contacts/bulk", bulk_update),
     Route("GET", "/contacts/bulk/{id}", bulk_show),
+    Route("POST", "/contacts/merge", merge_contacts),
     Route("GET", "/contacts/find_by_external_id/{external_id}", find_by_external_id),
     Route("POST", "/contacts/{id}/archive", archive_contact),
     Route("POST", "/contacts/{id}/unarchive", unarchive_contact),
@@ -232,11 +258,18 @@ ROUTES = [
     Route("GET", "/data_attributes", list_data_attributes),
     Route("POST", "/data_attributes", create_data_attribute),
     Route("PUT", "/data_attributes/{id}", update_data_attribute),
+    Route("GET", "/admins", list_admins),
+    Route("GET", "/admins/{id}", get_admin),
 ] + [Route(method, template, handler) for method, template, handler in COMPANY_ROUTES + TAG_ROUTES + EVENT_ROUTES]
 _EXACT = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
 
 
 def match(method: str, path: str) -> Tuple[Optional[Route], Dict[str, str]]:
+    """The route for a raw (still percent-encoded) path, and its parameters decoded.
+
+    Matching the raw path first means an external_id holding an encoded "/" (%2F) stays one segment, while
+    an unencoded "/" makes a path no route knows.
+    """
     route = _EXACT.get((method, path))
     if route is not None:
         return route, {}

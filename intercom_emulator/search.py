@@ -10,8 +10,9 @@ import binascii
 import json
 import math
 import operator
+import re
 from operator import attrgetter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from .attributes import AttributeRegistry
 from .errors import bad_param
@@ -99,6 +100,15 @@ for _name in ("language_override", "browser", "browser_language", "os", "ios_app
     FIELDS[_name] = (STRING, _extra(_name), None)
 
 _CASE_INSENSITIVE = ("email", "email_domain")
+_INTERCOM_ID = re.compile(r"[0-9a-f]{24}")
+
+
+class SearchRules(NamedTuple):
+    """Guessed limits, switchable because nothing public documents them (see the emulator's README)."""
+
+    max_in_values: Optional[int] = None       # longest IN/NIN list accepted; None: no limit
+    ids_only_in_id_filter: bool = False       # id values must look like Intercom ids (24 lowercase hex)
+    email_case_sensitive: bool = False        # = / != / IN / NIN on email compare case-sensitively
 _CUSTOM_KIND = {"string": STRING, "integer": INTEGER, "float": FLOAT, "boolean": BOOLEAN, "date": DATE}
 
 
@@ -114,14 +124,15 @@ class Node:
         self.candidates = candidates
 
 
-def compile_query(query: Any, registry: AttributeRegistry, exact_dates: bool = False) -> Node:
+def compile_query(query: Any, registry: AttributeRegistry, exact_dates: bool = False,
+                  rules: SearchRules = SearchRules()) -> Node:
     """Check a query against Intercom's limits and turn it into a Node; raises a 400 ApiError."""
     if not isinstance(query, dict):
         raise bad_param("query must be an object with a field, operator and value, or an AND/OR group")
-    return _compile(query, 0, registry, exact_dates)
+    return _compile(query, 0, registry, exact_dates, rules)
 
 
-def _compile(node: Any, depth: int, registry: AttributeRegistry, exact_dates: bool) -> Node:
+def _compile(node: Any, depth: int, registry: AttributeRegistry, exact_dates: bool, rules: SearchRules) -> Node:
     if not isinstance(node, dict):
         raise bad_param("each filter must be an object")
     op = node.get("operator")
@@ -135,9 +146,9 @@ def _compile(node: Any, depth: int, registry: AttributeRegistry, exact_dates: bo
         if len(value) > MAX_FILTERS_PER_GROUP:
             raise bad_param("There's a limit of max %d filters for each AND or OR group (got %d)"
                             % (MAX_FILTERS_PER_GROUP, len(value)))
-        children = [_compile(v, depth + 1, registry, exact_dates) for v in value]
+        children = [_compile(v, depth + 1, registry, exact_dates, rules) for v in value]
         return _and(children) if op == "AND" else _or(children)
-    return _single(node, registry, exact_dates)
+    return _single(node, registry, exact_dates, rules)
 
 
 def _and(children: List[Node]) -> Node:
@@ -228,7 +239,17 @@ def _resolve_field(field: Any, registry: AttributeRegistry) -> Tuple[str, Getter
     raise bad_param("%s is not a searchable contact field" % field)
 
 
-def _single(node: Dict[str, Any], registry: AttributeRegistry, exact_dates: bool) -> Node:
+def _check_guessed_limits(field: Any, op: str, raw: Any, rules: SearchRules) -> None:
+    """The switchable guesses: a longest IN list, and id values that must look like Intercom ids."""
+    if op in ("IN", "NIN") and rules.max_in_values is not None and len(raw) > rules.max_in_values:
+        raise bad_param("The %s operator accepts at most %d values (got %d)" % (op, rules.max_in_values, len(raw)))
+    if field == "id" and rules.ids_only_in_id_filter and raw is not None:
+        for value in raw if isinstance(raw, list) else [raw]:
+            if not (isinstance(value, str) and _INTERCOM_ID.fullmatch(value)):
+                raise bad_param("%s is not a valid contact id" % json.dumps(value))
+
+
+def _single(node: Dict[str, Any], registry: AttributeRegistry, exact_dates: bool, rules: SearchRules) -> Node:
     field = node.get("field")
     op = node.get("operator")
     kind, get, index = _resolve_field(field, registry)
@@ -239,10 +260,11 @@ def _single(node: Dict[str, Any], registry: AttributeRegistry, exact_dates: bool
     if "value" not in node:
         raise bad_param("each filter needs a field, an operator and a value")
     raw = node["value"]
-    ci = field in _CASE_INSENSITIVE
+    ci = field in _CASE_INSENSITIVE and not (field == "email" and rules.email_case_sensitive)
+    if op in ("IN", "NIN") and not isinstance(raw, list):
+        raise bad_param("The %s operator needs an array of values" % op)
+    _check_guessed_limits(field, op, raw, rules)
     if op in ("IN", "NIN"):
-        if not isinstance(raw, list):
-            raise bad_param("The %s operator needs an array of values" % op)
         values = [_coerce(kind, field, v) for v in raw]  # type: ignore[arg-type]
         if ci:
             values = [v.lower() for v in values]
@@ -357,8 +379,9 @@ def _indexed(pred: Pred, index: Optional[str], values: List[Any]) -> Node:
         return Node(pred, lambda s: len(values),
                     lambda s: [s.by_external_id[v] for v in values if v in s.by_external_id])
     if index == "email":
-        return Node(pred, lambda s: sum(len(s.by_email.get(v, ())) for v in values),
-                    lambda s: [c for v in values for c in s.by_email.get(v, ())])
+        keys = [v.lower() for v in values]  # the index is keyed by lower-cased email; pred decides the case
+        return Node(pred, lambda s: sum(len(s.by_email.get(k, ())) for k in keys),
+                    lambda s: [c for k in keys for c in s.by_email.get(k, ())])
     return Node(pred, lambda s: sum(len(s.by_role.get(v, ())) for v in values),
                 lambda s: [c for v in values for c in s.by_role.get(v, {}).values()])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 # Fields a contact keeps in named slots; everything rarer (browser, location, ...) lives in ``extra``.
 CORE_FIELDS = ("external_id", "email", "role", "name", "phone", "owner_id", "avatar", "created_at", "updated_at",
@@ -76,7 +76,13 @@ class ContactStore:
         self.by_email: Dict[str, List[Contact]] = {}  # lower-cased email -> contacts (users and leads may share)
         self.by_role: Dict[str, Dict[str, Contact]] = {}
         self._seq = itertools.count(1)
-        self.archived_count = 0
+        self.archived_count = 0  # archived contacts in by_id (tombstones are not in by_id)
+        # Deleted users: out of by_id, but still in the external_id and email indexes with archived=True, so
+        # their identity stays reserved as Intercom keeps it ("An archived contact matching ... exists").
+        self.deleted: Dict[str, Contact] = {}
+        # Merged sources: id -> (the contact as it was, the id it was merged into). Out of every index.
+        self.merged: Dict[str, Tuple[Contact, str]] = {}
+        self.merged_external_ids: Dict[str, str] = {}  # a merged source's external_id -> its id
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -120,6 +126,31 @@ class ContactStore:
         if c.archived:
             self.archived_count -= 1
 
+    def bury(self, c: Contact) -> None:
+        """Delete a user but keep its tombstone: hidden everywhere, its email and external_id still taken."""
+        del self.by_id[c.id]
+        self.by_role.get(c.role, {}).pop(c.id, None)
+        if c.archived:
+            self.archived_count -= 1
+        c.archived = True
+        self.deleted[c.id] = c
+
+    def merge_away(self, c: Contact, into_id: str) -> None:
+        """Take a merged source out of every index; only its id (and external_id) still answer, with 410."""
+        self.remove(c)
+        self.merged[c.id] = (c, into_id)
+        if c.external_id is not None:
+            self.merged_external_ids[c.external_id] = c.id
+
+    def canonical_id(self, merged_id: str) -> str:
+        """Where a merged contact lives now, following merge chains (Intercom resolves up to 3 hops)."""
+        seen = {merged_id}
+        target = self.merged[merged_id][1]
+        while target in self.merged and target not in seen:
+            seen.add(target)
+            target = self.merged[target][1]
+        return target
+
     def _unindex_email(self, c: Contact) -> None:
         if not c.email:
             return
@@ -154,22 +185,28 @@ class ContactStore:
             c.archived = archived
 
     # ---- the conflict rules of POST /contacts and bulk create -----------------------------------
-    def create_conflict(self, external_id: Optional[str], email: Optional[str], role: str) -> Optional[Contact]:
+    # Archived users and tombstones of deleted users take part (they stay in the indexes); leads never do on
+    # email, and a lead's external_id is a UUID of Intercom's, which nobody else sends.
+    def create_conflict(self, external_id: Optional[str], email: Optional[str], role: str,
+                        email_only_user_conflicts: bool = False) -> Optional[Contact]:
         """The contact that makes a single create a 409, if any.
 
-        A taken external_id always conflicts. A user's email conflicts with an existing user's unless both
-        carry external_ids (which then tell them apart). Leads never take part in the email check.
+        A taken external_id always conflicts. An email-only user create conflicts with any user holding the
+        email. A create carrying an external_id does not fall back to the email (Intercom help 5053685: it
+        makes a second contact), unless ``email_only_user_conflicts`` restores the old guess that an existing
+        user with the email and no external_id still conflicts.
         """
         if external_id is not None:
             owner = self.by_external_id.get(external_id)
             if owner is not None:
                 return owner
-        if role != "lead" and email:
-            users = [c for c in self.with_email(email) if c.role != "lead"]
-            users.sort(key=lambda c: (c.archived, c.seq))  # report a live contact before an archived one
-            for u in users:
-                if external_id is None or u.external_id is None:
-                    return u
+        if role == "lead" or not email or (external_id is not None and not email_only_user_conflicts):
+            return None
+        users = [c for c in self.with_email(email) if c.role != "lead"]
+        users.sort(key=lambda c: (c.archived, c.seq))  # report a live contact before an archived one
+        for u in users:
+            if external_id is None or u.external_id is None:
+                return u
         return None
 
     def strict_conflict(self, external_id: Optional[str], email: Optional[str], role: str) -> Optional[Contact]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-STABLE_VERSIONS = tuple(["1.%d" % i for i in range(5)] + ["2.%d" % i for i in range(17)])
+# 2.17 is documented on developers.intercom.com; it renders like 2.16 (no spec copy here covers it).
+STABLE_VERSIONS = tuple(["1.%d" % i for i in range(5)] + ["2.%d" % i for i in range(18)])
 PREVIEW = "Preview"
 UNSTABLE = "Unstable"
 _BY_LOWER = {v.lower(): v for v in STABLE_VERSIONS + (PREVIEW, UNSTABLE)}
@@ -30,6 +31,11 @@ def at_least(version: str, other: str) -> bool:
 
 def owner_id_is_string(version: str) -> bool:
     """2.16 changed ``owner_id`` from integer to string in every contact schema."""
+    return at_least(version, "2.16")
+
+
+def merged_is_gone(version: str) -> bool:
+    """From 2.16 a merged contact answers 410 Gone with a canonical Link; before, a plain 404."""
     return at_least(version, "2.16")
 
 

@@ -87,17 +87,6 @@ def test_leads_with_the_same_email_are_not_matched(target, emulator) -> None:
     assert [c["role"] for c in contacts if c["id"] != lead["id"]] == ["user"]
 
 
-def test_a_lead_holding_the_records_user_id_becomes_that_user(target, emulator) -> None:
-    """Search sees only users; creating the user collides with the lead's external_id."""
-    lead = emulator.seed_contact(external_id="L1", email="lead@example.com", role="lead")
-    result = target.run([schema(), record({"user_id": "L1", "name": "Now a user"}), state(1)])
-    assert result.returncode == 0, result
-    assert [(c["id"], c["external_id"], c["name"], c["role"]) for c in emulator.contacts()] == [
-        (lead["id"], "L1", "Now a user", "user")
-    ]
-    assert result.states == [1]
-
-
 def test_a_record_without_identifiers_is_rejected_with_the_reason(target, emulator) -> None:
     result = target.run([schema(), state(0), record({"name": "Nobody"}), state(1)])
     assert result.returncode == 1

@@ -75,6 +75,7 @@ def violations(emulator, spec: Dict[str, Any], paths: List[str]) -> List[str]:
 
 def test_contacts_mode_requests_conform_to_2_14(target, emulator) -> None:
     spec = load_spec(SPEC_DIR / "intercom-2.14.yaml")
+    emulator.seed_admin(id=42)  # the records' owner_id must name an admin of the workspace
     for i in range(0, 10, 2):
         emulator.seed_contact(external_id=f"u{i}", email=f"u{i}@example.com", name="Old")
     messages = [schema("users", PROPS), *[rich_record(i) for i in range(10)], state(1)]
@@ -89,6 +90,7 @@ def test_contacts_mode_requests_conform_to_2_14(target, emulator) -> None:
 
 def test_bulk_mode_requests_conform_to_preview(target, emulator) -> None:
     spec = load_spec(SPEC_DIR / "intercom-preview.yaml")
+    emulator.seed_admin(id=42)  # the records' owner_id must name an admin of the workspace
     for i in range(0, 10, 2):
         emulator.seed_contact(external_id=f"u{i}", email=f"u{i}@example.com", name="Old",
                               signed_up_at=1704164645, last_seen_at=1706843045)

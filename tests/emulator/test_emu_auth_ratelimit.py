@@ -36,14 +36,15 @@ def test_bearer_scheme_is_case_insensitive(emulator: Emulator) -> None:
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.4", "2.0", "2.7", "2.14", "2.15", "2.16", "Preview", "Unstable"])
+@pytest.mark.parametrize("version", ["1.0", "1.4", "2.0", "2.7", "2.14", "2.15", "2.16", "2.17", "Preview",
+                                     "Unstable"])
 def test_known_versions(emulator: Emulator, version: str) -> None:
     with make_client(emulator, version=version) as client:
         assert client.get("/data_attributes").status_code == 200
     assert emulator.requests[-1].version == version
 
 
-@pytest.mark.parametrize("version", ["2.17", "3.0", "1.5", "latest", "", "2.14.1"])
+@pytest.mark.parametrize("version", ["2.18", "3.0", "1.5", "latest", "", "2.14.1"])
 def test_unknown_versions_are_400(emulator: Emulator, version: str) -> None:
     with make_client(emulator, version=version) as client:
         r = client.get("/data_attributes")
@@ -52,6 +53,8 @@ def test_unknown_versions_are_400(emulator: Emulator, version: str) -> None:
 
 
 def test_owner_id_type_follows_the_version(emulator: Emulator) -> None:
+    emulator.seed_admin(id=321)
+    emulator.seed_admin(id="654")
     with make_client(emulator, version="2.14") as v14, make_client(emulator, version="2.16") as v16, \
             make_client(emulator, version="Preview") as pv, make_client(emulator, version=None) as bare:
         c = v14.post("/contacts", json={"email": "o@example.com", "owner_id": 321}).json()
@@ -81,8 +84,9 @@ def _align_to_window_start() -> None:
         time.sleep(10.05 - time.time() % 10)
 
 
-def test_rate_limit_headers_and_429(emulator_factory: Callable[..., Emulator]) -> None:
-    emu = emulator_factory(rate_limit_per_minute=60)  # ceil(60 / 6) = 10 requests per 10 s window
+def test_rate_limit_headers_and_429_as_first_guessed(emulator_factory: Callable[..., Emulator]) -> None:
+    # recorded_rate_limit_headers=False: Remaining counted after the request, Reset on the boundary.
+    emu = emulator_factory(rate_limit_per_minute=60, recorded_rate_limit_headers=False)  # 10 per 10 s window
     _align_to_window_start()
     with make_client(emu) as client:
         for i in range(10):
@@ -131,3 +135,44 @@ def test_windows_are_fixed_and_aligned() -> None:
     now[0] = 1010.0
     assert limiter.acquire() == (True, 2, 1, 1020)
     assert window_limit(10_000) == 1667 and window_limit(1000) == 167
+
+
+def test_rate_limit_headers_as_recorded(emulator_factory: Callable[..., Emulator]) -> None:
+    """Grouparoo's recordings and the 2.17 docs: Remaining counts before the request; Reset is boundary + 2 s."""
+    emu = emulator_factory(rate_limit_per_minute=60)  # 10 per window; recorded_rate_limit_headers is the default
+    assert emu.settings["recorded_rate_limit_headers"] is True
+    _align_to_window_start()
+    with make_client(emu) as client:
+        seen = []
+        for _ in range(10):
+            r = client.get("/data_attributes")
+            assert r.status_code == 200
+            seen.append(int(r.headers["X-RateLimit-Remaining"]))
+            reset = int(r.headers["X-RateLimit-Reset"])
+            assert reset % 10 == 2 and 2 < reset - time.time() <= 12
+        assert seen == list(range(10, 0, -1))  # the first answer shows the whole limit, the last allowed one 1
+        r = client.get("/data_attributes")
+        assert r.status_code == 429
+        assert r.headers["X-RateLimit-Remaining"] == "0" and r.headers["X-RateLimit-Reset"] == str(reset)
+
+
+def test_recorded_windows_refill_2_s_before_the_advertised_reset() -> None:
+    now = [1005.0]
+    limiter = RateLimiter(12, clock=lambda: now[0])  # 2 per window
+    assert limiter.acquire(recorded=True) == (True, 2, 2, 1012)
+    assert limiter.acquire(recorded=True) == (True, 2, 1, 1012)
+    assert limiter.acquire(recorded=True) == (False, 2, 0, 1012)
+    now[0] = 1010.0
+    assert limiter.acquire(recorded=True) == (True, 2, 2, 1022)
+
+
+def test_recorded_headers_with_clock_skew(emulator_factory: Callable[..., Emulator]) -> None:
+    emu = emulator_factory(clock_skew=3600.0)
+    with make_client(emu) as client:
+        r = client.get("/data_attributes")
+    reset = int(r.headers["X-RateLimit-Reset"])
+    assert reset % 10 == 2 and 3600 < reset - time.time() <= 3612
+    emu.configure(recorded_rate_limit_headers=False)
+    with make_client(emu) as client:
+        r = client.get("/data_attributes")
+    assert int(r.headers["X-RateLimit-Reset"]) % 10 == 0

@@ -48,6 +48,7 @@ def test_only_with_preview_and_when_enabled(emu: Emulator, pv: httpx.Client) -> 
 
 def test_create_job_lifecycle(emu: Emulator, pv: httpx.Client) -> None:
     emu.seed_data_attribute("plan", "string")
+    emu.seed_admin(id="321")
     r = pv.post("/contacts/bulk", json={"contacts": [
         {"external_id": "b1", "email": "b1@example.com", "name": "B One", "role": "user", "owner_id": "321",
          "signed_up_at": 1571672154, "language_override": "fr", "custom_attributes": {"plan": "pro"},
@@ -71,11 +72,11 @@ def test_create_job_lifecycle(emu: Emulator, pv: httpx.Client) -> None:
     done = wait_done(pv, job["id"])
     assert done["state"] == "completed" and done["tasks"][0]["state"] == "completed"
     assert isinstance(done["completed_at"], int) and done["tasks"][0]["completed_at"] == done["completed_at"]
-    contacts = {c["external_id"]: c for c in emu.contacts()}
-    b1 = contacts["b1"]
+    contacts = {c["role"]: c for c in emu.contacts()}
+    b1 = contacts["user"]
     assert b1["name"] == "B One" and b1["owner_id"] == 321 and b1["signed_up_at"] == 1571672154
     assert b1["language_override"] == "fr" and b1["custom_attributes"] == {"plan": "pro"}
-    assert contacts["b2"]["role"] == "lead"
+    assert re.fullmatch(r"[0-9a-f-]{36}", contacts["lead"]["external_id"])  # a lead's external_id is Intercom's
     detail = emu.bulk_jobs()[0]["tasks"][0]
     assert detail["kind"] == "create"
     assert [i["outcome"] for i in detail["items"]] == ["created", "created"]
@@ -111,6 +112,7 @@ def test_rejected_items_end_as_completed_with_errors(emu: Emulator, pv: httpx.Cl
 
 
 def test_update_job(emu: Emulator, pv: httpx.Client) -> None:
+    emu.seed_admin(id=7)
     c = emu.seed_contact(external_id="u1", name="Old", signed_up_at=100)
     other = emu.seed_contact(external_id="u2")
     r = pv.put("/contacts/bulk", json={"contacts": [

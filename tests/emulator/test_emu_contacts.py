@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -27,7 +28,8 @@ def create(api: httpx.Client, **body: object) -> dict:
     return r.json()
 
 
-def test_create_renders_a_full_contact(api: httpx.Client) -> None:
+def test_create_renders_a_full_contact(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.seed_admin(id=123)
     before = int(time.time())
     c = create(api, email="Joe@Example.com", external_id="ext-1", name="Joe", phone="+353871234567",
                avatar="https://example.org/a.png", signed_up_at=1571672154, last_seen_at=1571672155, owner_id=123,
@@ -52,7 +54,9 @@ def test_create_roles_and_required_identity(api: httpx.Client) -> None:
     assert create(api, external_id="only-ext")["role"] == "user"
     r = api.post("/contacts", json={"name": "nobody"})
     assert r.status_code == 400 and error_of(r)["code"] == "parameter_not_found"
-    r = api.post("/contacts", json={"role": "admin"})
+    # Recorded (Grouparoo): an unknown role silently makes a user.
+    assert create(api, role="admin", email="admin-role@example.com")["role"] == "user"
+    r = api.post("/contacts", json={"role": 5})
     assert r.status_code == 400 and error_of(r)["code"] == "parameter_invalid"
 
 
@@ -103,15 +107,20 @@ def test_update_changes_only_given_fields_and_null_clears(api: httpx.Client, emu
     assert r.status_code == 200, r.text
     u = r.json()
     assert u["name"] == "New" and u["phone"] is None and u["email"] == "u@example.com"
-    assert u["custom_attributes"] == {"plan": "pro"}
+    assert u["custom_attributes"] == {"plan": "pro", "seats": None}  # recorded: a cleared attribute is null
     assert u["signed_up_at"] == 1700000000
     assert u["updated_at"] >= int(time.time()) - 2 and u["created_at"] == 1600000000
     assert "enabled_push_messaging" in u
-    u = api.put("/contacts/" + c["id"], json={"role": "lead", "avatar": "https://x/y.png"}).json()
-    assert u["role"] == "lead" and u["avatar"]["image_url"] == "https://x/y.png"
+    u = api.put("/contacts/" + c["id"], json={"avatar": "https://x/y.png"}).json()
+    assert u["role"] == "user" and u["avatar"]["image_url"] == "https://x/y.png"
     u = api.put("/contacts/" + c["id"], json={"avatar": None, "unsubscribed_from_emails": True}).json()
     assert u["avatar"] is None and u["unsubscribed_from_emails"] is True
     assert api.put("/contacts/" + c["id"], json={}).status_code == 200
+    # Recorded (Grouparoo): a null external_id leaves the external_id alone.
+    emulator.seed_contact(external_id="keep-me")
+    kept = api.post("/contacts/search", json={"query": {"field": "external_id", "operator": "=",
+                                                        "value": "keep-me"}}).json()["data"][0]
+    assert api.put("/contacts/" + kept["id"], json={"external_id": None}).json()["external_id"] == "keep-me"
 
 
 def test_update_unknown_contact_is_404(api: httpx.Client) -> None:
@@ -176,7 +185,9 @@ def test_delete_contact(api: httpx.Client) -> None:
     r = api.delete("/contacts/" + c["id"])
     assert r.json() == {"type": "contact", "id": c["id"], "external_id": "del-1", "deleted": True}
     assert api.get("/contacts/" + c["id"]).status_code == 404
-    assert api.post("/contacts", json={"external_id": "del-1"}).status_code == 200
+    assert api.delete("/contacts/" + c["id"]).status_code == 404
+    # The deleted user's identity stays taken (see test_emu_lifecycle.py).
+    assert api.post("/contacts", json={"external_id": "del-1"}).status_code == 409
 
 
 def _conflict(r: httpx.Response, existing: dict) -> None:
@@ -190,13 +201,15 @@ def _conflict(r: httpx.Response, existing: dict) -> None:
 def test_conflict_on_taken_external_id(api: httpx.Client) -> None:
     first = create(api, external_id="dup", email="one@example.com")
     _conflict(api.post("/contacts", json={"external_id": "dup", "email": "other@example.com"}), first)
-    _conflict(api.post("/contacts", json={"external_id": "dup", "role": "lead"}), first)
+    # A lead ignores a supplied external_id (recorded), so it cannot collide on one.
+    assert create(api, external_id="dup", role="lead")["external_id"] != "dup"
 
 
 def test_conflict_on_email_when_no_external_id_tells_users_apart(api: httpx.Client) -> None:
     plain = create(api, email="same@example.com")
     _conflict(api.post("/contacts", json={"email": "same@example.com"}), plain)
-    _conflict(api.post("/contacts", json={"email": "SAME@example.com", "external_id": "new"}), plain)
+    # Intercom help 5053685: a create carrying an external_id does not fall back to the email.
+    assert create(api, email="SAME@example.com", external_id="new")["id"] != plain["id"]
     with_ext = create(api, email="both@example.com", external_id="b1")
     _conflict(api.post("/contacts", json={"email": "both@example.com"}), with_ext)
     # Two users may share an email when both carry (different) external ids.
@@ -245,3 +258,27 @@ def test_seed_contact_fields(emulator: Emulator) -> None:
         emulator.seed_contact(email="x@example.com", custom_attributes={"nope": 1})
     with pytest.raises(ValueError):
         emulator.seed_contact(email="x@example.com", colour="red")
+
+
+def test_list_contacts_defaults_to_ten_per_page(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.seed_contacts({"external_id": "p%d" % i} for i in range(12))
+    r = api.get("/contacts").json()
+    assert len(r["data"]) == 10 and r["pages"]["per_page"] == 10 and r["pages"]["total_pages"] == 2
+    search = api.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "user"}})
+    assert search.json()["pages"]["per_page"] == 50  # search keeps its own default
+
+
+@pytest.mark.parametrize("external_id", ["a/b", "a?b", "a#b", "100%", "a b", "a+b", "sp ace/sl?ash#h%25"])
+def test_find_by_external_id_decodes_the_raw_segment(api: httpx.Client, emulator: Emulator,
+                                                     external_id: str) -> None:
+    c = emulator.seed_contact(external_id=external_id)
+    r = api.get("/contacts/find_by_external_id/" + quote(external_id, safe=""))
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == c["id"] and r.json()["external_id"] == external_id
+
+
+def test_an_unencoded_slash_in_an_external_id_matches_no_route(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.seed_contact(external_id="a/b")
+    r = api.get("/contacts/find_by_external_id/a/b")
+    assert r.status_code == 404 and error_of(r) == {"code": "not_found", "message": "Resource Not Found"}
+    assert emulator.requests[-1].endpoint == "GET (unmatched)"

@@ -38,7 +38,7 @@ def test_accepted_with_an_empty_body(emulator: Emulator, api: httpx.Client) -> N
 
 def test_identifiers(emulator: Emulator, api: httpx.Client) -> None:
     user = emulator.seed_contact(external_id="u1", email="Shared@example.com")
-    lead = emulator.seed_contact(role="lead", email="lead@example.com", external_id="lead-ext")
+    lead = emulator.seed_contact(role="lead", email="lead@example.com")  # its external_id is a UUID of Intercom's
     assert send(api, event_name="a", email="shared@example.com").status_code == 202
     assert send(api, event_name="b", id=user["id"]).status_code == 202
     assert send(api, event_name="c", id=lead["id"]).status_code == 202  # leads by Intercom id
@@ -50,7 +50,7 @@ def test_identifiers(emulator: Emulator, api: httpx.Client) -> None:
     archived = emulator.seed_contact(external_id="arch", archived=True)
     gone = emulator.seed_contact(external_id="gone")
     api.delete("/contacts/" + gone["id"])
-    for ident in ({"user_id": "lead-ext"}, {"email": "lead@example.com"}, {"user_id": "nobody"},
+    for ident in ({"user_id": lead["external_id"]}, {"email": "lead@example.com"}, {"user_id": "nobody"},
                   {"id": "ffffffffffffffffffffffff"}, {"user_id": "arch"}, {"id": archived["id"]},
                   {"user_id": "gone"}):
         r = send(api, **ident)

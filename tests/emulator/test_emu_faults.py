@@ -186,3 +186,39 @@ def test_sdk_sees_injected_failures(emulator: Emulator) -> None:
     with pytest.raises(ApiError) as info:
         client.contacts.find(contact_id="x")
     assert info.value.status_code == 429 and info.value.headers["retry-after"] == "0"
+
+
+def test_fail_next_with_a_named_error(emulator: Emulator, api: httpx.Client) -> None:
+    # 2.16 documents 403 api_plan_restricted "Active subscription needed." for a workspace without the plan.
+    emulator.fail_next(1, status=403, code="api_plan_restricted", message="Active subscription needed.")
+    r = api.post("/contacts", json={"email": "plan@example.com"})
+    assert r.status_code == 403
+    assert error_of(r) == {"code": "api_plan_restricted", "message": "Active subscription needed."}
+    emulator.fail_next(1, status=400, code="parameter_invalid")  # the message defaults as for the status
+    assert error_of(api.get("/data_attributes")) == {"code": "parameter_invalid", "message": "Bad Request"}
+    with pytest.raises(ValueError):
+        emulator.fail_next(1, status=403, code=403)  # type: ignore[arg-type]
+
+
+def test_a_403_on_the_bulk_endpoints_only(emulator: Emulator) -> None:
+    emulator.fail_next(None, status=403, match_path=r"^/contacts/bulk", code="forbidden",
+                       message="Preview features are not enabled for this workspace")
+    with make_client(emulator, version="Preview") as pv:
+        r = pv.post("/contacts/bulk", json={"contacts": [{"external_id": "b1"}]})
+        assert r.status_code == 403 and error_of(r)["message"].startswith("Preview features")
+        assert pv.put("/contacts/bulk", json={"contacts": [{"id": "x"}]}).status_code == 403
+        assert pv.post("/contacts", json={"external_id": "single"}).status_code == 200
+        assert pv.post("/contacts/search", json={"query": {"field": "external_id", "operator": "=",
+                                                           "value": "single"}}).status_code == 200
+
+
+def test_admin_faults_take_code_and_message(emulator: Emulator, api: httpx.Client) -> None:
+    r = httpx.post(emulator.url + "/_emulator/faults",
+                   json={"fault": "fail_next", "n": 1, "status": 403, "code": "api_plan_restricted",
+                         "message": "Active subscription needed."})
+    assert r.status_code == 200 and r.json()["faults"][0]["code"] == "api_plan_restricted"
+    assert error_of(api.get("/contacts/x"))["code"] == "api_plan_restricted"
+    httpx.post(emulator.url + "/_emulator/faults", json={"fault": "fail_writes_after", "k": 0, "status": 403,
+                                                         "code": "token_unauthorized", "message": "No scope"})
+    r = api.post("/contacts", json={"email": "w@example.com"})
+    assert r.status_code == 403 and error_of(r) == {"code": "token_unauthorized", "message": "No scope"}

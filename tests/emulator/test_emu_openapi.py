@@ -24,6 +24,7 @@ from intercom import (CreateContactRequestWithEmail, CreateContactRequestWithExt
                       SingleFilterSearchRequest, StartingAfterPaging)
 
 from intercom_emulator import Emulator  # noqa: E402
+from intercom_emulator.attributes import ADMIN_ID  # noqa: E402
 from intercom_emulator.openapi import (component_schema, find_operation, load_spec, request_schema,  # noqa: E402
                                        response_schema, to_json_schema, validate)
 from intercom_emulator.testing import make_client  # noqa: E402
@@ -97,6 +98,8 @@ def emu(emulator_factory: Any) -> Iterator[Emulator]:
     emu = emulator_factory(bulk_task_delay=0.05)
     emu.seed_data_attribute("plan", "string")
     emu.seed_data_attribute("seats", "integer")
+    for admin_id in (3, 12, 13):  # owner_id must name an admin of the workspace
+        emu.seed_admin(id=admin_id)
     yield emu
 
 
@@ -314,6 +317,60 @@ def test_find_operation(spec214: Dict[str, Any]) -> None:
     assert find_operation(spec214, "GET", "/contacts/find_by_external_id/x?y=1") == \
         "/contacts/find_by_external_id/{external_id}"
     assert find_operation(spec214, "PATCH", "/contacts/abc") is None
+
+
+def test_lifecycle_admin_and_error_responses_conform_to_2_14(emu: Emulator, spec214: Dict[str, Any]) -> None:
+    client, checker = checked_client(emu, spec214, "2.14")
+    user = client.post("/contacts", json={"external_id": "lc-1", "email": "lc@example.com"}).json()
+    lead = client.post("/contacts", json={"role": "lead", "email": "lc@example.com"}).json()
+    client.get("/admins")                                                                   # 200
+    client.get("/admins/" + ADMIN_ID)                                                       # 200
+    client.get("/admins/4242")                                                              # 404
+    client.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]})           # 200
+    client.get("/contacts/" + lead["id"])                                                   # 404 before 2.16
+    client.post("/contacts", json={"email": "o@example.com", "owner_id": 4242})             # 400 owner
+    client.put("/contacts/" + user["id"], json={"role": "lead"})                            # 400 client_error
+    client.delete("/contacts/" + user["id"])
+    client.post("/contacts", json={"external_id": "lc-1"})                                  # 409 archived
+    client.post("/contacts/%s/unarchive" % user["id"])                                      # 400 not restorable
+    emu.fail_next(1, status=403, code="api_plan_restricted", message="Active subscription needed.")
+    client.get("/contacts")                                                                 # 403
+    client.close()
+    assert checker.problems == []
+    assert {("GET", "/admins", 200), ("GET", "/admins/{admin_id}", 200), ("GET", "/admins/{admin_id}", 404),
+            ("POST", "/contacts/merge", 200), ("GET", "/contacts/{contact_id}", 404), ("POST", "/contacts", 400),
+            ("PUT", "/contacts/{contact_id}", 400), ("POST", "/contacts", 409),
+            ("POST", "/contacts/{contact_id}/unarchive", 400), ("GET", "/contacts", 403)} <= checker.seen
+
+
+def test_merged_contacts_conform_to_2_16_and_preview(emu: Emulator, spec216: Dict[str, Any],
+                                                     spec_preview: Dict[str, Any]) -> None:
+    for spec, version in ((spec216, "2.16"), (spec_preview, "Preview")):
+        client, checker = checked_client(emu, spec, version)
+        email = "m@%s.example.com" % version.lower()
+        user = client.post("/contacts", json={"external_id": "mu-" + version, "email": email}).json()
+        lead = client.post("/contacts", json={"role": "lead", "email": "other-" + email}).json()
+        client.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]})      # 400 not duplicates
+        client.post("/contacts/merge", json={"from": lead["id"], "into": user["id"],
+                                             "skip_duplicate_validation": True})             # 200
+        client.get("/contacts/" + lead["id"])                                                # 410
+        client.put("/contacts/" + lead["id"], json={"name": "x"})                            # 410 (error schema)
+        emu.merge_contacts(user["id"], emu.seed_contact(external_id="canon-" + version)["id"])
+        client.get("/contacts/find_by_external_id/mu-" + version)                            # 410
+        client.get("/admins")
+        client.close()
+        assert checker.problems == [], version
+        one = "/contacts/{id}" if version == "Preview" else "/contacts/{contact_id}"  # the specs name it apart
+        assert {("POST", "/contacts/merge", 200), ("POST", "/contacts/merge", 400),
+                ("GET", one, 410), ("PUT", one, 410),
+                ("GET", "/contacts/find_by_external_id/{external_id}", 410),
+                ("GET", "/admins", 200)} <= checker.seen, version
+
+
+def test_merge_request_bodies_conform(spec214: Dict[str, Any], spec216: Dict[str, Any]) -> None:
+    assert validate({"from": "a", "into": "b"}, request_schema(spec214, "post", "/contacts/merge")) == []
+    body = {"from": "a", "into": "b", "skip_duplicate_validation": True}
+    assert validate(body, request_schema(spec216, "post", "/contacts/merge")) == []
 
 
 # ---- companies, tags and data events --------------------------------------------------------------------

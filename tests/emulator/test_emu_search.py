@@ -13,6 +13,8 @@ from intercom_emulator.testing import error_of, make_client
 
 DAY = 86400
 T0 = 1700000000 - 1700000000 % DAY  # midnight UTC
+# Leads carry Intercom-generated UUID external_ids, so lead "c" is seeded with one and reported as "c".
+LEAD_C = "0000000c-0000-4000-8000-00000000000c"
 
 
 def search(api: httpx.Client, query: Any, **pagination: Any) -> dict:
@@ -25,7 +27,7 @@ def search(api: httpx.Client, query: Any, **pagination: Any) -> dict:
 
 
 def ext_ids(result: dict) -> List[str]:
-    return [c["external_id"] for c in result["data"]]
+    return ["c" if c["external_id"] == LEAD_C else c["external_id"] for c in result["data"]]
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def people(emulator: Emulator) -> Emulator:
                                                                        "vip": True, "renews": T0 + 10}),
         dict(external_id="b", email="bob@example.org", name="Bob Jones", owner_id=2, created_at=T0 + DAY + 5,
              unsubscribed_from_emails=True, custom_attributes={"plan": "free", "seats": 1, "vip": False}),
-        dict(external_id="c", email="carol@example.com", name="Carol Smith", role="lead", created_at=T0 + 2 * DAY,
+        dict(external_id=LEAD_C, email="carol@example.com", name="Carol Smith", role="lead", created_at=T0 + 2 * DAY,
              custom_attributes={"seats": 10}),
         dict(external_id="d", name="Dan", created_at=T0 - DAY, last_seen_at=T0 + 7),
     ])
@@ -51,8 +53,8 @@ def people(emulator: Emulator) -> Emulator:
 @pytest.mark.parametrize("query, expected", [
     ({"field": "external_id", "operator": "=", "value": "b"}, ["b"]),
     ({"field": "external_id", "operator": "!=", "value": "b"}, ["a", "c", "d"]),
-    ({"field": "external_id", "operator": "IN", "value": ["a", "c", "zz"]}, ["a", "c"]),
-    ({"field": "external_id", "operator": "NIN", "value": ["a", "c"]}, ["b", "d"]),
+    ({"field": "external_id", "operator": "IN", "value": ["a", LEAD_C, "zz"]}, ["a", "c"]),
+    ({"field": "external_id", "operator": "NIN", "value": ["a", LEAD_C]}, ["b", "d"]),
     ({"field": "email", "operator": "=", "value": "alice@EXAMPLE.com"}, ["a"]),
     ({"field": "email", "operator": "IN", "value": ["ALICE@example.com", "bob@example.org"]}, ["a", "b"]),
     ({"field": "email", "operator": "=", "value": None}, ["d"]),
