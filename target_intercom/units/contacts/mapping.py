@@ -36,6 +36,14 @@ _CORE_SOURCES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 )
 
 
+# Fields a null source value leaves alone instead of clearing (it is simply not sent):
+# - identifiers are never cleared;
+# - unsubscribed_from_emails has no "no value" in Intercom (it always renders true or
+#   false), and what a null does there is undocumented: it might subscribe an opted-out
+#   user again.
+_NULL_IS_NO_VALUE = frozenset(("id", "external_id", "email", "unsubscribed_from_emails"))
+
+
 def contact_keys(intercom_id: Optional[str], external_id: Optional[str], email: Optional[str]) -> List[str]:
     """Keys under which writes of one Intercom contact are ordered (emails compared without case)."""
     keys = []
@@ -116,6 +124,7 @@ class ContactMapper:
             custom=custom,
             custom_types=custom_types,
         )
+
     def _core_values(self, record: Mapping[str, Any]) -> Dict[str, Any]:
         core: Dict[str, Any] = {}
         for target, sources in self._sources:
@@ -123,12 +132,10 @@ class ContactMapper:
             if not present:
                 continue
             values = [value for _, value in present if value is not None and value != ""]
-            if target in ("id", "external_id", "email"):
-                # Identifiers are never cleared: a null one is simply not sent.
-                if values:
-                    core[target] = self._convert(target, present, values)
-            else:
-                core[target] = self._convert(target, present, values) if values else None
+            if values:
+                core[target] = self._convert(target, present, values)
+            elif target not in _NULL_IS_NO_VALUE:
+                core[target] = None  # clears the field in Intercom
         return core
 
     def _convert(self, target: str, present: List[Tuple[str, Any]], values: List[Any]) -> Any:
