@@ -6,7 +6,8 @@ is confirmed when Intercom reports the tasks finished. What bulk jobs cannot
 do goes through the stable API, so nothing is silently dropped:
 
 - bulk update ignores `signed_up_at` and `last_seen_at`: a record that
-  changes them is written with a stable update instead;
+  changes the one or moves the other forward is written with a stable update
+  instead;
 - records of one batch that may mean the same user are written one after
   another with stable calls, in input order;
 - a task that ends `completed_with_errors` says nothing about which items
@@ -28,7 +29,17 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
 from target_intercom.intercom import IntercomContact
 from target_intercom.units.base import Outcomes, Workspace
-from target_intercom.units.contacts.identity import Create, Decision, RecentContacts, Reject, Resolver, Unchanged, Update, holds
+from target_intercom.units.contacts.identity import (
+    Create,
+    Decision,
+    RecentContacts,
+    Reject,
+    Resolver,
+    Unchanged,
+    Update,
+    holds,
+    moves_forward,
+)
 from target_intercom.units.contacts.mapping import ContactPayload
 from target_intercom.units.contacts.write import ContactWriter
 
@@ -185,10 +196,11 @@ class BulkWriter:
 
 
 def _changes_what_bulk_update_ignores(payload: ContactPayload, contact: IntercomContact) -> bool:
-    return any(
-        name in payload.core and payload.core[name] != contact.core.get(name)
-        for name in ("signed_up_at", "last_seen_at")
-    )
+    core = payload.core
+    if "signed_up_at" in core and core["signed_up_at"] != contact.core.get("signed_up_at"):
+        return True
+    # An older last_seen_at is not sent at all (see identity.update_core).
+    return "last_seen_at" in core and moves_forward(contact, core["last_seen_at"])
 
 
 def _create_body(payload: ContactPayload, custom: Mapping[str, Any]) -> Dict[str, Any]:
@@ -222,6 +234,6 @@ def _after_update(contact: IntercomContact, payload: ContactPayload, custom: Map
         role=contact.role,
         external_id=payload.core.get("external_id", contact.external_id),
         email=payload.core.get("email", contact.email),
-        core={**contact.core, **payload.core},
+        core={**contact.core, **{k: v for k, v in payload.core.items() if k in _BULK_UPDATE_FIELDS}},
         custom={**contact.custom, **custom},
     )

@@ -236,12 +236,37 @@ def _match(payload: ContactPayload, candidates: ContactIndex) -> Union[IntercomC
 def holds(contact: IntercomContact, core: Mapping[str, Any], custom: Mapping[str, Any]) -> bool:
     """Whether the contact already holds every value the record would write."""
     for name, value in core.items():
-        if not _same(contact.core.get(name), value):
+        if not _same_core(name, contact.core.get(name), value):
             return False
     for name, value in custom.items():
         if not _same(contact.custom.get(name), value):
             return False
     return True
+
+
+def update_core(contact: Optional[IntercomContact], core: Mapping[str, Any]) -> Dict[str, Any]:
+    """The core fields an update of this contact sends: the record's, with last_seen_at only if it moves forward.
+
+    Intercom moves last_seen_at itself when the user is active in the Messenger,
+    so an older value from the source would rewind it. When the contact's
+    value is unknown (`contact` None), last_seen_at is not sent: the next run,
+    which looks the contact up, sends it if it is newer.
+    """
+    body = dict(core)
+    if "last_seen_at" in body and (contact is None or not moves_forward(contact, body["last_seen_at"])):
+        del body["last_seen_at"]
+    return body
+
+
+def moves_forward(contact: IntercomContact, last_seen_at: Any) -> bool:
+    held = contact.core.get("last_seen_at")
+    return held is None or (last_seen_at is not None and last_seen_at > held)
+
+
+def _same_core(name: str, held: Any, sent: Any) -> bool:
+    if name == "last_seen_at":
+        return held is not None and sent is not None and sent <= held
+    return _same(held, sent)
 
 
 def _same(held: Any, sent: Any) -> bool:

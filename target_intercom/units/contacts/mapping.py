@@ -40,8 +40,9 @@ _CORE_SOURCES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 # - identifiers are never cleared;
 # - unsubscribed_from_emails has no "no value" in Intercom (it always renders true or
 #   false), and what a null does there is undocumented: it might subscribe an opted-out
-#   user again.
-_NULL_IS_NO_VALUE = frozenset(("id", "external_id", "email", "unsubscribed_from_emails"))
+#   user again;
+# - last_seen_at is Intercom's own (the Messenger moves it) and only moves forward.
+_NULL_IS_NO_VALUE = frozenset(("id", "external_id", "email", "unsubscribed_from_emails", "last_seen_at"))
 
 
 def contact_keys(intercom_id: Optional[str], external_id: Optional[str], email: Optional[str]) -> List[str]:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Dict, Mapping, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from target_intercom.intercom import Conflict, IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Outcomes, Workspace
-from target_intercom.units.contacts.identity import Create, Decision, RecentContacts, Reject, Resolver, Unchanged, Update
+from target_intercom.units.contacts.identity import (
+    Create,
+    Decision,
+    RecentContacts,
+    Reject,
+    Resolver,
+    Unchanged,
+    Update,
+    update_core,
+)
 from target_intercom.units.contacts.mapping import ContactPayload
 
 logger = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ class ContactWriter:
         if isinstance(decision, Unchanged):
             self._workspace.stats.add(self._stream, "unchanged")
         elif isinstance(decision, Update):
-            self._update(decision.contact.id, payload, custom)
+            self._update(decision.contact.id, payload, custom, held=decision.contact)
         elif isinstance(decision, Create):
             self._create(payload, custom)
 
@@ -78,9 +87,15 @@ class ContactWriter:
         self._update(conflict.existing_id, payload, custom, after_conflict=True)
 
     def _update(
-        self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any], after_conflict: bool = False
+        self,
+        contact_id: str,
+        payload: ContactPayload,
+        custom: Mapping[str, Any],
+        held: Optional[IntercomContact] = None,
+        after_conflict: bool = False,
     ) -> None:
-        body: Dict[str, Any] = dict(payload.core)
+        """`held` is the contact as the lookup found it; None when a conflict named it."""
+        body: Dict[str, Any] = update_core(held, payload.core)
         if after_conflict:
             # Search sees only users; the contact a conflict names may be a lead
             # holding this user_id, and the record says it is a user.
@@ -88,7 +103,7 @@ class ContactWriter:
         if custom:
             body["custom_attributes"] = dict(custom)
         if self._dry_run:
-            self._remember_planned(contact_id, payload, custom)
+            self._remember_planned(contact_id, payload, custom, core={**(held.core if held else {}), **body})
             self._workspace.stats.add(self._stream, "updated")
             return
         try:
@@ -106,14 +121,20 @@ class ContactWriter:
         self._recent.remember(contact)
         self._workspace.stats.add(self._stream, "updated")
 
-    def _remember_planned(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> None:
+    def _remember_planned(
+        self,
+        contact_id: str,
+        payload: ContactPayload,
+        custom: Mapping[str, Any],
+        core: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         self._recent.remember(
             IntercomContact(
                 id=contact_id,
                 role="user",
                 external_id=payload.external_id,
                 email=payload.email,
-                core=dict(payload.core),
+                core=dict(payload.core if core is None else core),
                 custom=dict(custom),
             )
         )
