@@ -9,18 +9,22 @@ through the stable Contacts API (`write`) or Intercom's Preview bulk jobs
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
 from target_intercom.units.contacts.bulk import BulkWriter
+from target_intercom.intercom import Refused
 from target_intercom.units.contacts.identity import (
     ContactIndex,
     RecentContacts,
+    Reject,
     Resolver,
+    Term,
     looks_like_intercom_id,
-    search_queries,
+    lookup_terms,
 )
 from target_intercom.units.contacts.mapping import ContactMapper, ContactPayload
+from target_intercom.units.contacts.search import ContactSearch
 from target_intercom.units.contacts.write import ContactWriter
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ class ContactsUnit:
         self._overrides = overrides
         self._owner_id_as_text = owner_id_as_text
         self._recent = RecentContacts()
+        self._search = ContactSearch(workspace.client.contacts)
         self._writer = ContactWriter(workspace, self._recent, stream)
         self._bulk: Optional[BulkWriter] = None
         if bulk_job_timeout is not None:
@@ -71,16 +76,13 @@ class ContactsUnit:
 
     def prepare(self, payloads: Sequence[Payload]) -> "ContactBatch":
         contacts: List[ContactPayload] = [p for p in payloads if isinstance(p, ContactPayload)]
-        found = ContactIndex()
         unknown = [p for p in contacts if not self._recent.knows(p)]
-        for query in search_queries(unknown):
-            for contact in self._workspace.client.contacts.search(query):
-                found.add(contact)
+        found, refused = self._search.find(term for p in unknown for term in lookup_terms(p))
         for payload in unknown:
             if payload.intercom_id and not found.by_id(payload.intercom_id):
                 self._look_up_by_id(payload.intercom_id, found)
         self._workspace.catalog("contact").prepare(contacts)
-        return ContactBatch(self, contacts, Resolver(found, self._recent))
+        return ContactBatch(self, contacts, Resolver(found, self._recent, _unsearched(refused)))
 
     def close(self) -> None:
         if self._bulk is not None:
@@ -105,6 +107,19 @@ class ContactsUnit:
             self._bulk.write_batch(payloads, resolver, outcomes)
         else:
             self._writer.write_chain(payloads, resolver, outcomes)
+
+
+def _unsearched(refused: Mapping[Term, Refused]) -> Dict[Term, Reject]:
+    """How a record is rejected when Intercom refused to search for one of its values on its own."""
+    named = {"id": "id", "external_id": "user_id", "email": "email"}
+    return {
+        (field, value): Reject(
+            f"Intercom refused the search for its {named[field]} "
+            f"({exc.status} {exc.code or 'error'}: {exc.message})",
+            exc.code or "search_refused",
+        )
+        for (field, value), exc in refused.items()
+    }
 
 
 class ContactBatch:
