@@ -5,6 +5,13 @@ every custom attribute a batch needs is created (typed from the stream's
 SCHEMA) before the batch's first write. Values are then converted to the type
 of the attribute as it exists in the workspace; a value that cannot be
 converted rejects its record with a message naming the attribute.
+
+Text longer than Intercom's 255 characters is cut to 255 (`long_text:
+truncate`, with one warning per attribute and a count per stream) or rejects
+its record (`long_text: reject`): what Intercom itself does with a longer
+string is not documented. Characters are counted as Python counts them, in
+code points, so a cut never splits a surrogate pair (an emoji counts as one);
+it may separate a combining accent from its letter.
 """
 
 from __future__ import annotations
@@ -14,13 +21,16 @@ import threading
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Set, Tuple
 
 from target_intercom.intercom import DataAttribute, IntercomClient, Refused
+from target_intercom.metrics import TRUNCATED, RunStats
 from target_intercom.rejects import RecordRejected
 from target_intercom.values import (
+    MAX_STRING_ATTRIBUTE_LENGTH,
     ValueRejected,
     to_boolean,
     to_float,
     to_integer,
     to_string_attribute,
+    to_text,
     to_unix_seconds,
 )
 
@@ -44,14 +54,26 @@ class WritesCustomAttributes(Protocol):
 
 
 class AttributeCatalog:
-    def __init__(self, client: IntercomClient, model: str, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        client: IntercomClient,
+        model: str,
+        stats: RunStats,
+        dry_run: bool = False,
+        long_text: str = "truncate",
+    ) -> None:
         self._client = client
         self.model = model
+        self._stats = stats
         self._dry_run = dry_run
+        self._truncate = long_text == "truncate"
+        # Truncated text is cut after conversion; only `reject` refuses it while converting.
+        self._converters = {**_CONVERTERS, "string": to_text} if self._truncate else _CONVERTERS
         self._lock = threading.Lock()
         self._attributes: Optional[Dict[str, DataAttribute]] = None
         self._refused: Dict[str, str] = {}
         self._warned: Set[str] = set()
+        self._warned_long: Set[str] = set()
         self.created: List[Tuple[str, str]] = []
 
     def prepare(self, payloads: Iterable[WritesCustomAttributes]) -> None:
@@ -66,15 +88,16 @@ class AttributeCatalog:
                     data_type = payload.custom_types.get(name)
                     # A value the new attribute could not hold rejects its record
                     # later; it must not leave an attribute behind on its own.
-                    if data_type and _converts(value, data_type):
+                    if data_type and self._converts(value, data_type):
                         wanted.setdefault(name, set()).add(data_type)
             for name in sorted(wanted):
                 self._create(name, _pick_type(wanted[name]))
 
-    def custom_attributes(self, payload: WritesCustomAttributes) -> Dict[str, Any]:
-        """The payload's custom attributes, converted to the workspace's types."""
+    def custom_attributes(self, payload: WritesCustomAttributes, stream: str) -> Dict[str, Any]:
+        """The payload's custom attributes, converted to the workspace's types (`stream` counts truncations)."""
         known = self._known()
         converted: Dict[str, Any] = {}
+        truncated = False
         for name, value in payload.custom.items():
             attribute = known.get(name)
             if attribute is None:
@@ -83,7 +106,7 @@ class AttributeCatalog:
                 if value is None:
                     continue  # nothing to clear in an attribute that does not exist
                 # Not created because this value could not go in it: say why.
-                _convert(name, payload.custom_types.get(name) or "string", value)
+                self._convert(name, payload.custom_types.get(name) or "string", value)
                 raise RecordRejected(f"custom attribute '{name}' does not exist in Intercom", code="attribute_missing")
             if not attribute.custom:
                 self._warn_standard(name)
@@ -94,8 +117,40 @@ class AttributeCatalog:
             if value is None:
                 converted[name] = None
                 continue
-            converted[name] = _convert(name, attribute.data_type, value)
+            converted[name] = self._convert(name, attribute.data_type, value)
+            if attribute.data_type == "string" and len(converted[name]) > MAX_STRING_ATTRIBUTE_LENGTH:
+                converted[name] = self._cut(name, converted[name])
+                truncated = True
+        if truncated:
+            self._stats.add(stream, TRUNCATED)
         return converted
+
+    def _cut(self, name: str, text: str) -> str:
+        with self._lock:
+            first = name not in self._warned_long
+            self._warned_long.add(name)
+        if first:
+            logger.warning(
+                "custom attribute %r: values longer than Intercom's %d characters are cut to %d "
+                "(long_text is truncate; set it to reject to reject such records instead)",
+                name,
+                MAX_STRING_ATTRIBUTE_LENGTH,
+                MAX_STRING_ATTRIBUTE_LENGTH,
+            )
+        return text[:MAX_STRING_ATTRIBUTE_LENGTH]
+
+    def _converts(self, value: Any, data_type: str) -> bool:
+        try:
+            self._converters.get(data_type, self._converters["string"])(value)
+        except ValueRejected:
+            return False
+        return True
+
+    def _convert(self, name: str, data_type: str, value: Any) -> Any:
+        try:
+            return self._converters.get(data_type, self._converters["string"])(value)
+        except ValueRejected as exc:
+            raise RecordRejected(f"custom attribute '{name}' ({data_type}) {exc}", code="invalid_value") from None
 
     def _known(self) -> Dict[str, DataAttribute]:
         if self._attributes is None:
@@ -126,8 +181,10 @@ class AttributeCatalog:
         logger.info("created %s custom attribute %r (%s)", self.model, name, created.data_type)
 
     def _warn_standard(self, name: str) -> None:
-        if name not in self._warned:
+        with self._lock:
+            first = name not in self._warned
             self._warned.add(name)
+        if first:
             logger.warning(
                 "field %r is not sent: it is a standard Intercom attribute the API cannot write "
                 "(rename it in the tap, or map it with reserved_field_overrides)",
@@ -141,18 +198,3 @@ def _pick_type(types: Set[str]) -> str:
     if types <= {"integer", "float"}:
         return "float"
     return "string"
-
-
-def _converts(value: Any, data_type: str) -> bool:
-    try:
-        _CONVERTERS.get(data_type, to_string_attribute)(value)
-    except ValueRejected:
-        return False
-    return True
-
-
-def _convert(name: str, data_type: str, value: Any) -> Any:
-    try:
-        return _CONVERTERS.get(data_type, to_string_attribute)(value)
-    except ValueRejected as exc:
-        raise RecordRejected(f"custom attribute '{name}' ({data_type}) {exc}", code="invalid_value") from None

@@ -137,6 +137,15 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "default": 300,
             "description": "Seconds one request may keep being retried (429, 5xx, timeouts, dropped connections).",
         },
+        "long_text": {
+            "type": "string",
+            "enum": ["truncate", "reject"],
+            "default": "truncate",
+            "description": (
+                "A text custom attribute value longer than Intercom's 255 characters: truncate cuts it to 255 "
+                "(with a warning per attribute); reject rejects the record."
+            ),
+        },
         "rejected_records_file": {
             "type": "string",
             "minLength": 1,
@@ -182,6 +191,7 @@ class Config:
     max_requests_per_minute: Optional[int]
     request_timeout: float
     max_retry_time: float
+    long_text: str
     rejected_records_file: Optional[str]
     max_rejected_records: int
     progress_interval: float
@@ -229,6 +239,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         max_requests_per_minute=settings.get("max_requests_per_minute"),
         request_timeout=float(settings["request_timeout"]),
         max_retry_time=float(settings["max_retry_time"]),
+        long_text=settings["long_text"],
         rejected_records_file=settings.get("rejected_records_file"),
         max_rejected_records=settings["max_rejected_records"],
         progress_interval=float(settings["progress_interval"]),

@@ -67,11 +67,15 @@ class Run:
             limit=2**62 if config.dry_run else config.max_rejected_records,
             keep=PLAN_REJECTIONS_SHOWN if config.dry_run else 0,
         )
+        stats = RunStats()
         self.workspace = Workspace(
             client=client,
-            catalogs={model: AttributeCatalog(client, model, dry_run=config.dry_run) for model in ("contact",)},
+            catalogs={
+                model: AttributeCatalog(client, model, stats, dry_run=config.dry_run, long_text=config.long_text)
+                for model in ("contact",)
+            },
             ledger=ledger,
-            stats=RunStats(),
+            stats=stats,
             dry_run=config.dry_run,
         )
         self.units: Dict[str, Unit] = _units(config, self.workspace)

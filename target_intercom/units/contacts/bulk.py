@@ -114,7 +114,7 @@ class BulkWriter:
         pending: List["Future[None]"],
         outcomes: Outcomes,
     ) -> None:
-        custom = self._catalog.custom_attributes(payload)
+        custom = self._catalog.custom_attributes(payload, self._stream)
         decision = resolver.decide(payload, custom)
         item = _Item(payload, custom)
         if isinstance(decision, (Reject, Unchanged)):

@@ -43,7 +43,7 @@ class ContactWriter:
         """Records that may mean the same user, in input order."""
         for payload in payloads:
             with self._workspace.settling(self._stream, payload, outcomes):
-                custom = self._catalog.custom_attributes(payload)
+                custom = self._catalog.custom_attributes(payload, self._stream)
                 self.apply(payload, custom, resolver.decide(payload, custom))
 
     def apply(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
