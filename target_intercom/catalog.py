@@ -12,6 +12,15 @@ its record (`long_text: reject`): what Intercom itself does with a longer
 string is not documented. Characters are counted as Python counts them, in
 code points, so a cut never splits a surrogate pair (an emoji counts as one);
 it may separate a combining accent from its letter.
+
+A workspace holds at most 250 custom attributes for its contacts (Intercom's
+help, article 179: "There's a limit of 250 CDAs per workspace, but you can
+archive unused attributes to free up space"), so archived attributes do not
+count. Before creating any, the catalog counts those in use; a batch that
+would pass the limit stops the run before it writes anything. No limit is
+documented for companies. Standard attributes (`custom: false` in the
+listing: city, country, browser, os, ...) are never sent as custom
+attributes, whatever the case of the field's name.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import logging
 import threading
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Set, Tuple
 
+from target_intercom.errors import TargetError
 from target_intercom.intercom import DataAttribute, IntercomClient, Refused
 from target_intercom.metrics import TRUNCATED, RunStats
 from target_intercom.rejects import RecordRejected
@@ -44,6 +54,12 @@ _CONVERTERS = {
     "date": to_unix_seconds,
     "datetime": to_unix_seconds,
 }
+
+
+# Custom attributes a workspace may hold per model, archived ones not counted.
+ATTRIBUTE_LIMITS = {"contact": 250}
+# How many names of the attributes a run would create its error names.
+_NAMES_SHOWN = 20
 
 
 class WritesCustomAttributes(Protocol):
@@ -71,6 +87,11 @@ class AttributeCatalog:
         self._converters = {**_CONVERTERS, "string": to_text} if self._truncate else _CONVERTERS
         self._lock = threading.Lock()
         self._attributes: Optional[Dict[str, DataAttribute]] = None
+        # Standard attributes by lower-case name: Intercom compares names without case.
+        self._standard: Dict[str, DataAttribute] = {}
+        self.limit = ATTRIBUTE_LIMITS.get(model)
+        # Custom attributes in use when the run first listed them.
+        self.used_before_run: Optional[int] = None
         self._refused: Dict[str, str] = {}
         self._warned: Set[str] = set()
         self._warned_long: Set[str] = set()
@@ -79,27 +100,48 @@ class AttributeCatalog:
     def prepare(self, payloads: Iterable[WritesCustomAttributes]) -> None:
         """Create the custom attributes these payloads write that the workspace lacks."""
         with self._lock:
-            known = self._known()
             wanted: Dict[str, Set[str]] = {}
             for payload in payloads:
                 for name, value in payload.custom.items():
-                    if value is None or name in known or name in self._refused:
+                    if value is None or self._lookup(name) is not None or name in self._refused:
                         continue
                     data_type = payload.custom_types.get(name)
                     # A value the new attribute could not hold rejects its record
                     # later; it must not leave an attribute behind on its own.
                     if data_type and self._converts(value, data_type):
                         wanted.setdefault(name, set()).add(data_type)
+            self._check_limit(sorted(wanted))
             for name in sorted(wanted):
                 self._create(name, _pick_type(wanted[name]))
 
+    def _check_limit(self, names: List[str]) -> None:
+        used = self._used()
+        if not names or self.limit is None or used + len(names) <= self.limit or self._dry_run:
+            return  # a dry run shows it in its plan instead
+        shown = ", ".join(names[:_NAMES_SHOWN])
+        if len(names) > _NAMES_SHOWN:
+            shown += f", ... ({len(names) - _NAMES_SHOWN} more)"
+        raise TargetError(
+            f"creating {len(names)} {self.label} ({shown}) would pass Intercom's limit of {self.limit} "
+            f"({used} used); exclude columns with custom_attributes_exclude or archive unused attributes"
+        )
+
+    @property
+    def label(self) -> str:
+        return "custom attributes" if self.model == "contact" else f"{self.model} custom attributes"
+
+    def _used(self) -> int:
+        return sum(1 for a in self._known().values() if a.custom and not a.archived)
+
+    def _lookup(self, name: str) -> Optional[DataAttribute]:
+        return self._known().get(name) or self._standard.get(name.lower())
+
     def custom_attributes(self, payload: WritesCustomAttributes, stream: str) -> Dict[str, Any]:
         """The payload's custom attributes, converted to the workspace's types (`stream` counts truncations)."""
-        known = self._known()
         converted: Dict[str, Any] = {}
         truncated = False
         for name, value in payload.custom.items():
-            attribute = known.get(name)
+            attribute = self._lookup(name)
             if attribute is None:
                 if name in self._refused:
                     raise RecordRejected(self._refused[name], code="attribute_not_created")
@@ -155,6 +197,8 @@ class AttributeCatalog:
     def _known(self) -> Dict[str, DataAttribute]:
         if self._attributes is None:
             self._attributes = self._load()
+            self._standard = {a.name.lower(): a for a in self._attributes.values() if not a.custom}
+            self.used_before_run = self._used()
         return self._attributes
 
     def _load(self) -> Dict[str, DataAttribute]:

@@ -9,7 +9,7 @@ through the stable Contacts API (`write`) or Intercom's Preview bulk jobs
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
 from target_intercom.units.contacts.bulk import BulkWriter
@@ -42,6 +42,7 @@ class ContactsUnit:
         *,
         stream: str,
         overrides: Mapping[str, Optional[str]],
+        exclude: AbstractSet[str] = frozenset(),
         owner_id_as_text: bool,
         bulk_job_timeout: Optional[float],
         max_concurrency: int,
@@ -50,6 +51,7 @@ class ContactsUnit:
         self.stream = stream
         self._workspace = workspace
         self._overrides = overrides
+        self._exclude = exclude
         self._owner_id_as_text = owner_id_as_text
         self._recent = RecentContacts()
         self._search = ContactSearch(workspace.client.contacts)
@@ -68,7 +70,7 @@ class ContactsUnit:
         self._warned_unknown_id = False
 
     def mapper(self, schema: Optional[Mapping[str, Any]]) -> Mapper:
-        return ContactMapper(self._overrides, schema, self._owner_id_as_text)
+        return ContactMapper(self._overrides, schema, self._owner_id_as_text, self._exclude)
 
     def identifier_sources(self) -> List[Tuple[str, str]]:
         named = (("user_id", "user_id"), ("id", "id"), ("email", "email"))

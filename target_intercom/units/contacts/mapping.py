@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from target_intercom.custom import custom_attributes
 from target_intercom.rejects import RecordRejected
@@ -84,9 +84,15 @@ class ContactMapper:
     """Maps the records of one stream schema; build a new one when the SCHEMA changes."""
 
     def __init__(
-        self, overrides: Mapping[str, Optional[str]], schema: Optional[Mapping[str, Any]], owner_id_as_text: bool
+        self,
+        overrides: Mapping[str, Optional[str]],
+        schema: Optional[Mapping[str, Any]],
+        owner_id_as_text: bool,
+        exclude: AbstractSet[str] = frozenset(),
     ) -> None:
+        """`exclude`: source fields never sent as custom attributes (see `custom.custom_attributes`)."""
         self._owner_id_as_text = owner_id_as_text
+        self._exclude = exclude
         self._properties: Mapping[str, Any] = (schema or {}).get("properties") or {}
         # An override of None says the records have no source for that field.
         self._sources = [
@@ -114,7 +120,9 @@ class ContactMapper:
             )
         for name in self._shadowed & set(record):
             self._warn_shadowed(name)
-        custom, custom_types = custom_attributes(record, self._properties, self._used | self._shadowed)
+        custom, custom_types = custom_attributes(
+            record, self._properties, self._used | self._shadowed, self._exclude
+        )
         return ContactPayload(
             line=line,
             record=record,
