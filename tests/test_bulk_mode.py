@@ -142,7 +142,7 @@ def test_a_failed_update_task_updates_the_good_items_and_rejects_the_bad_one(tar
     assert result.states == [1]
 
 
-@pytest.mark.parametrize("status", [400, 404, 405])
+@pytest.mark.parametrize("status", [400, 403, 404, 405])
 def test_a_workspace_that_refuses_the_bulk_endpoints_falls_back_to_the_contacts_api(
     target, emulator, status: int
 ) -> None:
@@ -185,3 +185,29 @@ def test_state_waits_for_the_job_and_a_job_that_never_finishes_fails_the_run(tar
     assert result.returncode == 1
     assert result.states == [0]
     assert "did not finish task" in result.stderr
+
+
+def test_a_user_id_with_url_characters_is_found_by_external_id(target, emulator) -> None:
+    """find_by_external_id puts the user_id in the path: "/", "?", "#", "%" and spaces must arrive encoded."""
+    odd = "a/b?c#d%e f"
+    emulator.configure(search_lag=600)
+    # Created elsewhere moments ago: search does not show it, so its bulk create fails and is checked.
+    emulator.seed_contacts([{"external_id": odd, "email": "odd@example.com", "name": "Odd"}], visible=False)
+    messages = [
+        schema(),
+        record({"user_id": odd, "email": "odd@example.com", "name": "Odd"}),
+        record({"user_id": "plain", "email": "plain@example.com", "name": "Plain"}),
+        state(1),
+    ]
+    result = target.run(messages, config=BULK)
+    assert result.returncode == 0, result
+    [job] = emulator.bulk_jobs()
+    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    finds = [r for r in emulator.requests if r.endpoint == "GET /contacts/find_by_external_id/{external_id}"]
+    assert [(r.path, r.status) for r in finds if "plain" not in r.path] == [
+        ("/contacts/find_by_external_id/a%2Fb%3Fc%23d%25e%20f", 200)
+    ]
+    # Found holding the record's values: neither created again nor updated.
+    assert emulator.count("POST /contacts") + emulator.count("PUT /contacts/{id}") == 0
+    assert sorted(c["external_id"] for c in emulator.contacts()) == sorted([odd, "plain"])
+    assert result.states == [1]

@@ -42,11 +42,17 @@ def test_a_bad_token_is_one_line_and_a_failure(target, emulator) -> None:
     assert result.states == [{"seen": 0}]
 
 
-def test_forbidden_is_reported_like_a_bad_token(target, emulator) -> None:
-    emulator.fail_next(None, status=403)
+def test_forbidden_quotes_intercoms_code_and_message(target, emulator) -> None:
+    """A 403 is not a bad token (that is a 401) but a plan, scope or access Intercom names."""
+    emulator.fail_next(None, status=403, match_path=r"^/contacts/search$")
     result = target.run(users_and_states(1, 1))
     assert result.returncode == 1
-    assert "Intercom rejected the access token (403" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == [
+        "ERROR Intercom refused access to POST /contacts/search (403 forbidden: You do not have access to this resource)"
+    ]
+    assert "access token" not in result.stderr
+    assert result.states == [{"seen": 0}]
 
 
 def test_throttling_and_server_errors_are_retried_and_every_user_is_written_once(target, emulator) -> None:
