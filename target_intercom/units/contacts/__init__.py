@@ -62,6 +62,7 @@ class ContactsUnit:
                 workspace=workspace,
                 recent=self._recent,
                 writer=self._writer,
+                search=self._search,
                 stream=stream,
                 job_timeout=bulk_job_timeout,
                 max_concurrency=max_concurrency,

@@ -209,6 +209,13 @@ class Resolver:
             return Update(match)
         return match
 
+    def email_taken(self, payload: ContactPayload) -> bool:
+        """Whether a contact the lookup knows holds the record's email (compared without case)."""
+        if not payload.email:
+            return False
+        email = payload.email.lower()
+        return any(c.email is not None and c.email.lower() == email for c in self._candidates(payload))
+
     def _candidates(self, payload: ContactPayload) -> Iterable[IntercomContact]:
         # What this run wrote is newer than what search found: it goes last.
         if payload.intercom_id:
