@@ -121,3 +121,22 @@ def test_a_record_intercom_refuses_goes_to_the_rejects_file_with_intercoms_error
     ]
     assert f"WARNING rejected the record at line 3 (user_id bad): {reason}" in result.stderr.splitlines()
     assert "created 1, updated 0, unchanged 0, rejected 1;" in result.stderr
+
+
+def test_the_rejects_file_is_readable_by_its_owner_only(target, emulator, tmp_path) -> None:
+    """It holds whole records (emails, names): mode 0600, also for a file that existed with 0644."""
+    messages = [schema(), record({"name": "no identifier"}), record({"user_id": "ok"}), state(1)]
+    config = {"rejected_records_file": "rejects.jsonl", "max_rejected_records": 5}
+    result = target.run(messages, config=config)
+    assert result.returncode == 0, result
+    path = tmp_path / "rejects.jsonl"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(result.rejects) == 1
+
+    existing = tmp_path / "existing.jsonl"
+    existing.write_text('{"earlier": true}\n')
+    existing.chmod(0o644)
+    result = target.run(messages, config={**config, "rejected_records_file": "existing.jsonl"})
+    assert result.returncode == 0, result
+    assert existing.stat().st_mode & 0o777 == 0o600
+    assert result.rejects[0] == {"earlier": True} and len(result.rejects) == 2
