@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional
 from urllib.parse import urlparse
 
 import jsonschema
@@ -157,6 +157,24 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "default": 300,
             "description": "Seconds one request may keep being retried (429, 5xx, timeouts, dropped connections).",
         },
+        "custom_attributes_exclude": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "default": [],
+            "description": (
+                "Fields of the users stream never sent to Intercom as custom attributes, by source name; "
+                "a nested object's flattened names (a__b) too, and a excludes every a__*."
+            ),
+        },
+        "long_text": {
+            "type": "string",
+            "enum": ["truncate", "reject"],
+            "default": "truncate",
+            "description": (
+                "A text custom attribute value longer than Intercom's 255 characters: truncate cuts it to 255 "
+                "(with a warning per attribute); reject rejects the record."
+            ),
+        },
         "rejected_records_file": {
             "type": "string",
             "minLength": 1,
@@ -204,6 +222,8 @@ class Config:
     max_requests_per_minute: Optional[int]
     request_timeout: float
     max_retry_time: float
+    custom_attributes_exclude: FrozenSet[str]
+    long_text: str
     rejected_records_file: Optional[str]
     max_rejected_records: int
     progress_interval: float
@@ -246,6 +266,8 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         max_requests_per_minute=settings.get("max_requests_per_minute"),
         request_timeout=float(settings["request_timeout"]),
         max_retry_time=float(settings["max_retry_time"]),
+        custom_attributes_exclude=frozenset(settings["custom_attributes_exclude"]),
+        long_text=settings["long_text"],
         rejected_records_file=settings.get("rejected_records_file"),
         max_rejected_records=settings["max_rejected_records"],
         progress_interval=float(settings["progress_interval"]),
