@@ -317,7 +317,7 @@ def _same(held: Any, sent: Any) -> bool:
 def group_by_user(
     payloads: Sequence[ContactPayload], recent: RecentContacts, found: ContactIndex
 ) -> List[Tuple[Keys, List[ContactPayload]]]:
-    """Records that may mean the same user, grouped in input order, with the keys they claim.
+    """Records that may mean the same user, grouped in input order, with the keys they claim and await.
 
     Two records may mean the same user when they share an id, a user_id or an
     email, or when they match the same known contact.
@@ -336,12 +336,18 @@ def group_by_user(
         for key in keys[1:]:
             parent[root(key)] = root(keys[0])
         keyed.append((payload, keys))
-    groups: Dict[str, Tuple[Set[str], List[ContactPayload]]] = {}
+    groups: Dict[str, Tuple[Set[str], Set[str], List[ContactPayload]]] = {}
     for payload, keys in keyed:
-        group_keys, members = groups.setdefault(root(keys[0]), (set(), []))
-        group_keys.update(keys)
+        claims, awaits, members = groups.setdefault(root(keys[0]), (set(), set(), []))
+        # The payload's own keys too: the companies it writes, and those it only names (awaits).
+        own = payload.keys()
+        claims.update(keys, own.claims)
+        awaits.update(own.awaits)
         members.append(payload)
-    return [(Keys(claims=frozenset(claims)), members) for claims, members in groups.values()]
+    return [
+        (Keys(claims=frozenset(claims), awaits=frozenset(awaits - claims)), members)
+        for claims, awaits, members in groups.values()
+    ]
 
 
 def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found: ContactIndex) -> List[str]:
