@@ -8,10 +8,7 @@ converted rejects its record with a message naming the attribute.
 
 Text longer than Intercom's 255 characters is cut to 255 (`long_text:
 truncate`, with one warning per attribute and a count per stream) or rejects
-its record (`long_text: reject`): what Intercom itself does with a longer
-string is not documented. Characters are counted as Python counts them, in
-code points, so a cut never splits a surrogate pair (an emoji counts as one);
-it may separate a combining accent from its letter.
+its record (`long_text: reject`); see `long_text`.
 
 A workspace holds at most 250 custom attributes for its contacts (Intercom's
 help, article 179: "There's a limit of 250 CDAs per workspace, but you can
@@ -31,6 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Protocol, Set, Tuple
 
 from target_intercom.errors import TargetError
 from target_intercom.intercom import DataAttribute, IntercomClient, Refused
+from target_intercom.long_text import LongText
 from target_intercom.metrics import TRUNCATED, RunStats
 from target_intercom.rejects import RecordRejected
 from target_intercom.values import (
@@ -82,7 +80,8 @@ class AttributeCatalog:
         self.model = model
         self._stats = stats
         self._dry_run = dry_run
-        self._truncate = long_text == "truncate"
+        self._long_text = LongText(long_text)
+        self._truncate = self._long_text.truncates
         # Truncated text is cut after conversion; only `reject` refuses it while converting.
         self._converters = {**_CONVERTERS, "string": to_text} if self._truncate else _CONVERTERS
         self._lock = threading.Lock()
@@ -94,7 +93,6 @@ class AttributeCatalog:
         self.used_before_run: Optional[int] = None
         self._refused: Dict[str, str] = {}
         self._warned: Set[str] = set()
-        self._warned_long: Set[str] = set()
         self.created: List[Tuple[str, str]] = []
 
     def prepare(self, payloads: Iterable[WritesCustomAttributes]) -> None:
@@ -168,18 +166,7 @@ class AttributeCatalog:
         return converted
 
     def _cut(self, name: str, text: str) -> str:
-        with self._lock:
-            first = name not in self._warned_long
-            self._warned_long.add(name)
-        if first:
-            logger.warning(
-                "custom attribute %r: values longer than Intercom's %d characters are cut to %d "
-                "(long_text is truncate; set it to reject to reject such records instead)",
-                name,
-                MAX_STRING_ATTRIBUTE_LENGTH,
-                MAX_STRING_ATTRIBUTE_LENGTH,
-            )
-        return text[:MAX_STRING_ATTRIBUTE_LENGTH]
+        return self._long_text.fit(f"custom attribute {name!r}", text)
 
     def _converts(self, value: Any, data_type: str) -> bool:
         try:
