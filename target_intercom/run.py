@@ -2,7 +2,7 @@
 
 This is the one obvious loop of the target. It reads messages, keeps each
 stream's SCHEMA, maps each configured stream's records to payloads of its
-unit (contacts, ...), puts them in batches, hands the batches to the
+unit (contacts, companies, events), puts them in batches, hands the batches to the
 scheduler, and hands STATE messages to the tracker, which prints each once
 everything before it is confirmed. Streams no setting names are ignored.
 """
@@ -38,6 +38,8 @@ from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyFields
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts import ContactsUnit
+from target_intercom.units.events import EventsUnit
+from target_intercom.units.events.mapping import EventFields
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +240,16 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
         units.append(
             CompaniesUnit(
                 workspace, companies, stream=config.companies_stream, fields=fields, bulk_job_timeout=bulk_job_timeout
+            )
+        )
+    if config.events_stream:
+        units.append(
+            EventsUnit(
+                workspace,
+                stream=config.events_stream,
+                fields=EventFields(config.events_field_overrides),
+                metadata_keys=config.event_metadata_keys,
+                long_text=config.long_text,
             )
         )
     return {unit.stream: unit for unit in units}
