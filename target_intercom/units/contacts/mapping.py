@@ -120,6 +120,23 @@ class ContactMapper:
         self._warned: Set[str] = set()
 
     def __call__(self, record: Dict[str, Any], line: int) -> ContactPayload:
+        try:
+            return self._payload(record, line)
+        except RecordRejected as exc:
+            # Records awaiting this user (its events) learn why it was not written.
+            exc.claims = exc.claims or frozenset(self._raw_keys(record))
+            raise
+
+    def _raw_keys(self, record: Mapping[str, Any]) -> List[str]:
+        """The user keys of a record that could not be mapped, from its identifiers as they are."""
+        raw: Dict[str, Optional[str]] = {}
+        for target, sources in self._sources:
+            if target in ("id", "external_id", "email"):
+                values = [record.get(s) for s in sources if isinstance(record.get(s), (str, int))]
+                raw[target] = next((str(v) for v in values if v != "" and not isinstance(v, bool)), None)
+        return contact_keys(raw.get("id"), raw.get("external_id"), raw.get("email"))
+
+    def _payload(self, record: Dict[str, Any], line: int) -> ContactPayload:
         core = self._core_values(record)
         intercom_id = core.pop("id", None)
         external_id = core.get("external_id")
