@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from target_intercom.intercom import Refused
 from target_intercom.units.base import Group, Mapper, Outcomes, Payload, Workspace
 from target_intercom.units.contacts.bulk import BulkWriter
-from target_intercom.intercom import Refused
 from target_intercom.units.contacts.identity import (
     ContactIndex,
     RecentContacts,
