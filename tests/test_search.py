@@ -27,7 +27,8 @@ def in_filters(query: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def searched_values(emulator, field: str) -> List[str]:
-    return [v for r in searches(emulator) for f in in_filters(r.body["query"]) if f["field"] == field for v in f["value"]]
+    filters = [f for r in searches(emulator) for f in in_filters(r.body["query"])]
+    return [v for f in filters if f["field"] == field for v in f["value"]]
 
 
 def by_user(emulator) -> Dict[str, Dict[str, Any]]:
@@ -67,7 +68,9 @@ def test_emails_are_searched_in_both_casings_and_compared_without_case(target, e
 
 
 def users(count: int, **extra: Any) -> List[Dict]:
-    return [record({"user_id": f"u{i}", "email": f"u{i}@example.com", "name": f"User {i}", **extra}) for i in range(count)]
+    return [
+        record({"user_id": f"u{i}", "email": f"u{i}@example.com", "name": f"User {i}", **extra}) for i in range(count)
+    ]
 
 
 def test_a_refused_search_is_split_and_every_user_is_still_written_once(target, emulator) -> None:

@@ -49,7 +49,8 @@ def test_forbidden_quotes_intercoms_code_and_message(target, emulator) -> None:
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert errors == [
-        "ERROR Intercom refused access to POST /contacts/search (403 forbidden: You do not have access to this resource)"
+        "ERROR Intercom refused access to POST /contacts/search "
+        "(403 forbidden: You do not have access to this resource)"
     ]
     assert "access token" not in result.stderr
     assert result.states == [{"seen": 0}]

@@ -175,7 +175,7 @@ class BulkWriter:
         self._workspace.stats.add(self._stream, "updated", len(items))
 
     def _check_task(self, kind: str, items: List[_Item], pending: List["Future[None]"]) -> None:
-        """A task that ended with errors: one search finds the items written as sent; the rest are checked one by one."""
+        """A task that ended with errors: one search finds the items written as sent, the rest are checked singly."""
         creates = kind == "create"
         terms = [term for term in (_check_term(item) for item in items) if term is not None]
         # A term Intercom refuses to search for is simply checked one by one.
