@@ -66,7 +66,9 @@ class EventsPeer:
                 # A plain dict: the SDK's model types metadata values as strings (the 2.14 schema), though
                 # Intercom takes numbers too.
                 request: Dict[str, Any] = {
-                    "event_name": record["event_name"], "created_at": unix_seconds(record["created_at"]), "id": found.id,
+                    "event_name": record["event_name"],
+                    "created_at": unix_seconds(record["created_at"]),
+                    "id": found.id,
                 }
                 if metadata:
                     request["metadata"] = metadata

@@ -354,12 +354,15 @@ def test_events_for_users_intercom_does_not_hold_are_skipped_and_listed(target, 
     result = target.run(messages, config={**EVENTS, "rejected_records_file": "rejects.jsonl"})
     assert result.returncode == 0, result
     assert "5 events read; sent 2, duplicates 0, rejected 0, skipped (user not in Intercom) 3;" in summary(result)
-    lead_note = "an event for a lead must name it by Intercom's id"
+    def reason(field: str) -> str:
+        return (f"Intercom has no user with this {field} (never created, or archived or deleted); "
+                "an event for a lead must name it by Intercom's id")
+
     # Events go out concurrently: the file lists them as they settle.
     assert sorted((r["line"], r["error_code"], r["reason"]) for r in result.rejects) == [
-        (2, "user_not_found", f"Intercom has no user with this user_id (never created, or archived or deleted); {lead_note}"),
-        (3, "user_not_found", f"Intercom has no user with this user_id (never created, or archived or deleted); {lead_note}"),
-        (4, "user_not_found", f"Intercom has no user with this email (never created, or archived or deleted); {lead_note}"),
+        (2, "user_not_found", reason("user_id")),
+        (3, "user_not_found", reason("user_id")),
+        (4, "user_not_found", reason("email")),
     ]
     assert sorted(e["id"] or e["user_id"] for e in emulator.events()) == sorted([lead["id"], "u1"])
     assert result.states == [1]
@@ -480,7 +483,8 @@ def test_a_dry_run_counts_events_duplicates_and_rejections_and_sends_nothing(tar
     assert result.returncode == 0, result
     plan = [line for line in result.stderr.splitlines() if line.startswith("plan")]
     assert plan[0] == "plan (dry run, nothing was written): send 2, duplicates 1, reject 1"
-    assert 'plan: reject the record at line 5 (user_id u1): created_at: expected an ISO 8601 date-time, got "later"' in plan
+    rejection = 'created_at: expected an ISO 8601 date-time, got "later"'
+    assert f"plan: reject the record at line 5 (user_id u1): {rejection}" in plan
     assert emulator.count() == 0 and emulator.events() == []
     assert "4 events read; planned (dry run): sent 2, duplicates 1, rejected 1;" in summary(result)
 

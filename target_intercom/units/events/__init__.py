@@ -44,7 +44,7 @@ OUTCOMES = (SENT, DUPLICATES, "rejected")
 NOT_IN_INTERCOM = "user not in Intercom"
 # Intercom stores at most 120 active event names per workspace (help article 5245634).
 MAX_ACTIVE_EVENT_NAMES = 120
-# Events of the run remembered to tell a repeat in the input: about 8 MiB.
+# Events of the run remembered to tell a repeat in the input: about 10 MiB.
 RECENT_OCCURRENCES = 100_000
 
 

@@ -104,16 +104,19 @@ class EventMapper:
         users = {name: self._text(record, name) for name in _USER_FIELDS}
         if not any(users.values()):
             sources = ", ".join(self._fields.sources[name] for name in _USER_FIELDS if name in self._fields.sources)
-            raise RecordRejected(f"has none of {sources or 'user_id, email, id'} (the event's user)", "missing_identifier")
+            raise RecordRejected(
+                f"has none of {sources or 'user_id, email, id'} (the event's user)", code="missing_identifier"
+            )
         name = self._text(record, "event_name")
         if not name or not name.strip():
             raise RecordRejected(f"has no {self._source('event_name')} (the event's name)", code="missing_field")
+        created_at = self._created_at(record)
         metadata, truncated = self._rules.apply(self._metadata(record))
         return EventPayload(
             line=line,
             record=record,
             event_name=name,
-            created_at=self._created_at(record),
+            created_at=created_at,
             intercom_id=users["id"],
             user_id=users["user_id"],
             email=users["email"],
@@ -131,7 +134,7 @@ class EventMapper:
             return None
         value = record[source]
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise RecordRejected(f"{source}: expected text, got {to_text_kind(value)}", code="invalid_value")
+            raise RecordRejected(f"{source}: expected text, got {kind_of(value)}", code="invalid_value")
         return str(value)
 
     def _created_at(self, record: Mapping[str, Any]) -> int:
@@ -151,14 +154,14 @@ class EventMapper:
                 return []
             if not isinstance(value, dict):
                 raise RecordRejected(
-                    f"{source}: expected an object (the event's metadata), got {to_text_kind(value)}",
+                    f"{source}: expected an object (the event's metadata), got {kind_of(value)}",
                     code="invalid_value",
                 )
             return ordered_items(value, object_properties(self._properties.get(source)))
         return ordered_items(record, self._properties, skip=self._own_fields)
 
 
-def to_text_kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """How a message names the kind of a value that is not what was expected."""
     if isinstance(value, dict):
         return "an object"
