@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Protocol, Set
 
 from target_intercom.errors import IntercomUnavailable, Interrupted, TargetError
-from target_intercom.intercom import Refused
+from target_intercom.intercom import AccessDenied, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class BulkJobs:
             job_id = self._job_id if self._job_has_unfinished_tasks() else None
             try:
                 job = send(items, job_id)
+            except AccessDenied as exc:
+                # A workspace without access to the Preview endpoints (or a token without their scope).
+                raise BulkUnavailable(f"403 {exc.code or 'error'}: {exc.message}") from None
             except Refused as exc:
                 if job_id and exc.code in ("forbidden", "job_not_found"):
                     job = send(items, None)  # the shared job closed meanwhile: start another

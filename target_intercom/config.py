@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional
 from urllib.parse import urlparse
 
 import jsonschema
@@ -50,8 +50,12 @@ CORE_FIELDS = (
 )
 # The company fields a record can write; everything else becomes a company custom attribute.
 COMPANY_FIELDS = ("company_id", "name", "plan", "size", "website", "industry", "monthly_spend", "remote_created_at")
+# What a data event is made of; `events_field_overrides` names their source fields.
+EVENT_FIELDS = ("event_name", "created_at", "user_id", "email", "id", "metadata")
+# Intercom keeps at most this many metadata keys of an event.
+MAX_EVENT_METADATA_KEYS = 10
 # The streams a configuration can name; at least one must be set.
-STREAM_SETTINGS = ("users_stream", "companies_stream")
+STREAM_SETTINGS = ("users_stream", "companies_stream", "events_stream")
 
 DEFAULT_INTERCOM_VERSION = "2.14"
 
@@ -93,6 +97,31 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "description": (
                 "Maps an Intercom company field to the source field that holds it, "
                 'e.g. {"company_id": "account_id", "name": "account_name"}; null: no source field.'
+            ),
+        },
+        "events_stream": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Name of the Singer stream whose records become Intercom data events.",
+        },
+        "events_field_overrides": {
+            "type": "object",
+            "additionalProperties": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]},
+            "default": {},
+            "description": (
+                "Maps an event field (event_name, created_at, user_id, email, id, metadata) to the source field "
+                'that holds it, e.g. {"event_name": "event", "created_at": "occurred_at"}; null: no source field.'
+            ),
+        },
+        "event_metadata_keys": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "maxItems": MAX_EVENT_METADATA_KEYS,
+            "uniqueItems": True,
+            "default": [],
+            "description": (
+                "The metadata keys an event keeps, in order (at most 10, Intercom's limit); "
+                "empty: the first 10 in the SCHEMA's order."
             ),
         },
         "region": {
@@ -157,6 +186,24 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
             "default": 300,
             "description": "Seconds one request may keep being retried (429, 5xx, timeouts, dropped connections).",
         },
+        "custom_attributes_exclude": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "default": [],
+            "description": (
+                "Fields of the users stream never sent to Intercom as custom attributes, by source name; "
+                "a nested object's flattened names (a__b) too, and a excludes every a__*."
+            ),
+        },
+        "long_text": {
+            "type": "string",
+            "enum": ["truncate", "reject"],
+            "default": "truncate",
+            "description": (
+                "A text custom attribute value longer than Intercom's 255 characters: truncate cuts it to 255 "
+                "(with a warning per attribute); reject rejects the record."
+            ),
+        },
         "rejected_records_file": {
             "type": "string",
             "minLength": 1,
@@ -195,6 +242,9 @@ class Config:
     reserved_field_overrides: Mapping[str, Optional[str]]
     companies_stream: Optional[str]
     companies_field_overrides: Mapping[str, Optional[str]]
+    events_stream: Optional[str]
+    events_field_overrides: Mapping[str, Optional[str]]
+    event_metadata_keys: List[str]
     base_url: str
     intercom_version: str
     batch_size: int
@@ -204,6 +254,8 @@ class Config:
     max_requests_per_minute: Optional[int]
     request_timeout: float
     max_retry_time: float
+    custom_attributes_exclude: FrozenSet[str]
+    long_text: str
     rejected_records_file: Optional[str]
     max_rejected_records: int
     progress_interval: float
@@ -229,6 +281,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
     """Validate a settings mapping and turn it into a `Config`."""
     _warn_unknown_keys(raw)
     _validate(raw)
+    _require_distinct_streams(raw)
     settings = {name: spec.get("default") for name, spec in SETTINGS_SCHEMA["properties"].items()}
     settings.update(raw)
     return Config(
@@ -237,6 +290,9 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         reserved_field_overrides=_overrides(settings, "reserved_field_overrides", CORE_FIELDS),
         companies_stream=settings.get("companies_stream"),
         companies_field_overrides=_overrides(settings, "companies_field_overrides", COMPANY_FIELDS),
+        events_stream=settings.get("events_stream"),
+        events_field_overrides=_overrides(settings, "events_field_overrides", EVENT_FIELDS),
+        event_metadata_keys=list(settings["event_metadata_keys"]),
         base_url=_base_url(settings),
         intercom_version=settings["intercom_version"],
         batch_size=settings["batch_size"],
@@ -246,6 +302,8 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         max_requests_per_minute=settings.get("max_requests_per_minute"),
         request_timeout=float(settings["request_timeout"]),
         max_retry_time=float(settings["max_retry_time"]),
+        custom_attributes_exclude=frozenset(settings["custom_attributes_exclude"]),
+        long_text=settings["long_text"],
         rejected_records_file=settings.get("rejected_records_file"),
         max_rejected_records=settings["max_rejected_records"],
         progress_interval=float(settings["progress_interval"]),
@@ -253,11 +311,25 @@ def build_config(raw: Mapping[str, Any]) -> Config:
     )
 
 
+def _require_distinct_streams(raw: Mapping[str, Any]) -> None:
+    """Each stream loads one Intercom object: two settings naming one stream is a mistake."""
+    named: Dict[str, str] = {}
+    for setting in STREAM_SETTINGS:
+        stream = raw.get(setting)
+        if stream in named:
+            raise ConfigError(f"config: {named[stream]} and {setting} name the same stream ({json.dumps(stream)})")
+        if stream is not None:
+            named[stream] = setting
+
+
+_OVERRIDDEN_KINDS = {"companies_field_overrides": "company field", "events_field_overrides": "event field"}
+
+
 def _overrides(settings: Mapping[str, Any], name: str, fields: Iterable[str]) -> Dict[str, Optional[str]]:
     overrides = dict(settings[name])
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
-        kind = "company field" if name.startswith("companies") else "core field"
+        kind = _OVERRIDDEN_KINDS.get(name, "core field")
         raise ConfigError(
             f"config: {name} names {', '.join(unknown)}, which is not an Intercom {kind} ({', '.join(fields)})"
         )
@@ -339,6 +411,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"must be at most {error.validator_value}"
     if error.validator == "minLength":
         return "must not be empty"
+    if error.validator == "maxItems":
+        return f"must hold at most {error.validator_value} items"
+    if error.validator == "uniqueItems":
+        return "must not name an item twice"
     return error.message
 
 

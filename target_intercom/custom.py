@@ -9,7 +9,7 @@ that has custom attributes (contacts, companies).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple
+from typing import AbstractSet, Any, Dict, Iterator, Mapping, Optional, Set, Tuple
 
 from target_intercom.values import json_text
 
@@ -22,15 +22,22 @@ CustomValues = Tuple[Dict[str, Any], Dict[str, Optional[str]]]
 
 
 def custom_attributes(
-    record: Mapping[str, Any], properties: Mapping[str, Any], skip: Set[str]
+    record: Mapping[str, Any],
+    properties: Mapping[str, Any],
+    skip: Set[str],
+    exclude: AbstractSet[str] = frozenset(),
 ) -> CustomValues:
-    """(values, data types) of the record's fields outside `skip`, flattened."""
+    """(values, data types) of the record's fields outside `skip`, flattened.
+
+    `exclude` names fields kept out of Intercom: a flattened name (`a__b`)
+    leaves out that attribute, a field's own name (`a`) every `a__*` too.
+    """
     values: Dict[str, Any] = {}
     types: Dict[str, Optional[str]] = {}
     for name, value in record.items():
         if name in skip or name.startswith(SINGER_METADATA_PREFIX):
             continue
-        _flatten(name, value, properties.get(name), values, types)
+        _flatten(name, value, properties.get(name), values, types, exclude)
     return values, types
 
 
@@ -40,22 +47,31 @@ def _flatten(
     schema: Optional[Mapping[str, Any]],
     values: Dict[str, Any],
     types: Dict[str, Optional[str]],
+    exclude: AbstractSet[str],
 ) -> None:
+    if exclude and _excluded(name, exclude):
+        return
     if isinstance(value, dict):
         children = object_properties(schema)
         for key, child in value.items():
-            _flatten(name + FLATTEN_SEPARATOR + key, child, children.get(key), values, types)
+            _flatten(name + FLATTEN_SEPARATOR + key, child, children.get(key), values, types, exclude)
         return
     if value is None and object_properties(schema):
         # A null object clears every attribute it would have filled.
         for key, child_schema in object_properties(schema).items():
-            _flatten(name + FLATTEN_SEPARATOR + key, None, child_schema, values, types)
+            _flatten(name + FLATTEN_SEPARATOR + key, None, child_schema, values, types, exclude)
         return
     if isinstance(value, list):
         values[name], types[name] = json_text(value), "string"
         return
     values[name] = value
     types[name] = schema_data_type(schema) or value_data_type(value)
+
+
+def _excluded(name: str, exclude: AbstractSet[str]) -> bool:
+    # Nested values are excluded as their parent is, before they are visited; a
+    # top-level field may also be named a__b literally.
+    return name in exclude or any(name.startswith(prefix + FLATTEN_SEPARATOR) for prefix in exclude)
 
 
 def object_properties(schema: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:

@@ -23,8 +23,11 @@ logger = logging.getLogger(__name__)
 
 READ = "read"
 SKIPPED = "skipped"
+# Counted about records, not an end of their own: a record whose text was cut is also created, updated, ...
+TRUNCATED = "truncated"
+NOTES = frozenset((TRUNCATED,))
 # How a dry run's plan names an outcome.
-_PLAN_VERBS = {"created": "create", "updated": "update", "rejected": "reject", "sent": "send"}
+_PLAN_VERBS = {"created": "create", "updated": "update", "rejected": "reject", "sent": "send", TRUNCATED: "truncate"}
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ class Reporter:
 
     @staticmethod
     def _outcomes(stream: StreamReport, counts: Mapping[Tuple[str, str], int], verbs: bool = False) -> str:
-        extra = sorted(o for s, o in counts if s == stream.stream and o != READ and o not in stream.outcomes)
+        others = [o for s, o in counts if s == stream.stream and o != READ and o not in stream.outcomes]
+        extra = sorted(o for o in others if o not in NOTES) + sorted(o for o in others if o in NOTES)
         return ", ".join(
             f"{_PLAN_VERBS.get(outcome, outcome) if verbs else outcome} {counts.get((stream.stream, outcome), 0)}"
             for outcome in [*stream.outcomes, *extra]
@@ -169,7 +173,7 @@ class Reporter:
         counts = self._stats.snapshot()
         for (stream, outcome), count in sorted(counts.items()):
             delta = count - self._counts_reported.get((stream, outcome), 0)
-            if delta and outcome != READ:
+            if delta and outcome != READ and outcome not in NOTES:
                 counter_tags = {"endpoint": stream, "outcome": outcome}
                 log_metric(logger, Point("counter", "record_count", delta, counter_tags))
         self._counts_reported = counts

@@ -2,7 +2,7 @@
 
 This is the one obvious loop of the target. It reads messages, keeps each
 stream's SCHEMA, maps each configured stream's records to payloads of its
-unit (contacts, ...), puts them in batches, hands the batches to the
+unit (contacts, companies, events), puts them in batches, hands the batches to the
 scheduler, and hands STATE messages to the tracker, which prints each once
 everything before it is confirmed. Streams no setting names are ignored.
 """
@@ -38,6 +38,8 @@ from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyFields
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts import ContactsUnit
+from target_intercom.units.events import EventsUnit
+from target_intercom.units.events.mapping import EventFields
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +77,15 @@ class Run:
             limit=2**62 if config.dry_run else config.max_rejected_records,
             keep=PLAN_REJECTIONS_SHOWN if config.dry_run else 0,
         )
+        stats = RunStats()
         self.workspace = Workspace(
             client=client,
-            catalogs={model: AttributeCatalog(client, model, dry_run=config.dry_run) for model in MODELS},
+            catalogs={
+                model: AttributeCatalog(client, model, stats, dry_run=config.dry_run, long_text=config.long_text)
+                for model in MODELS
+            },
             ledger=ledger,
-            stats=RunStats(),
+            stats=stats,
             dry_run=config.dry_run,
         )
         self.units: Dict[str, Unit] = _units(config, self.workspace)
@@ -138,6 +144,8 @@ class Run:
             created = ", ".join(f"{name} ({data_type})" for name, data_type in catalog.created)
             label = "custom attributes" if model == "contact" else f"{model} custom attributes"
             lines.append(f"plan: {label} to create: {created or 'none'}")
+            if catalog.limit is not None and catalog.used_before_run is not None:
+                lines.append(_attribute_usage(catalog))
         ledger = self.workspace.ledger
         for rejection in ledger.kept:
             lines.append(f"plan: reject the record at {rejection.describe()}: {rejection.reason}")
@@ -219,6 +227,7 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
                 workspace,
                 stream=config.users_stream,
                 overrides=config.reserved_field_overrides,
+                exclude=config.custom_attributes_exclude,
                 owner_id_as_text=_owner_id_is_text(config.intercom_version),
                 bulk_job_timeout=bulk_job_timeout,
                 max_concurrency=config.max_concurrency,
@@ -233,6 +242,16 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
                 workspace, companies, stream=config.companies_stream, fields=fields, bulk_job_timeout=bulk_job_timeout
             )
         )
+    if config.events_stream:
+        units.append(
+            EventsUnit(
+                workspace,
+                stream=config.events_stream,
+                fields=EventFields(config.events_field_overrides),
+                metadata_keys=config.event_metadata_keys,
+                long_text=config.long_text,
+            )
+        )
     return {unit.stream: unit for unit in units}
 
 
@@ -243,6 +262,22 @@ def _stream_reports(config: Config, units: Iterable[Unit]) -> List[StreamReport]
         outcomes = ("created", "updated", "unchanged")
         reports.append(StreamReport(COMPANIES_NAMED_BY_USERS, COMPANIES_NAMED_BY_USERS, outcomes, records=False))
     return reports
+
+
+def _attribute_usage(catalog: AttributeCatalog) -> str:
+    """How many custom attributes the workspace uses, and what the run would add (a dry run's plan)."""
+    assert catalog.limit is not None and catalog.used_before_run is not None
+    label = "attributes" if catalog.model == "contact" else f"{catalog.model} attributes"
+    line = (
+        f"plan: {label}: {catalog.used_before_run} of {catalog.limit} used, "
+        f"this run would create {len(catalog.created)}"
+    )
+    if catalog.used_before_run + len(catalog.created) > catalog.limit:
+        line += (
+            f", more than Intercom's limit: the run would stop before writing (exclude columns with "
+            "custom_attributes_exclude or archive unused attributes)"
+        )
+    return line
 
 
 def _identifiers(unit: Unit, record: Dict[str, Any]) -> Dict[str, Any]:

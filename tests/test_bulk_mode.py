@@ -137,12 +137,14 @@ def test_a_failed_update_task_updates_the_good_items_and_rejects_the_bad_one(tar
     assert (contacts["u0"]["name"], contacts["u0"]["custom_attributes"]["tier"]) == ("Zero", "silver")
     assert (contacts["u1"]["name"], contacts["u1"]["custom_attributes"]["tier"]) == ("Old", "gold")
     assert contacts["u2"]["name"] == "Two"
+    # One search found the two items written as sent; only the third was sent again.
+    assert emulator.count("PUT /contacts/{id}") == 1
     assert [r["identifiers"]["user_id"] for r in result.rejects] == ["u1"]
     assert "tier" in result.rejects[0]["reason"]
     assert result.states == [1]
 
 
-@pytest.mark.parametrize("status", [400, 404, 405])
+@pytest.mark.parametrize("status", [400, 403, 404, 405])
 def test_a_workspace_that_refuses_the_bulk_endpoints_falls_back_to_the_contacts_api(
     target, emulator, status: int
 ) -> None:
@@ -185,3 +187,87 @@ def test_state_waits_for_the_job_and_a_job_that_never_finishes_fails_the_run(tar
     assert result.returncode == 1
     assert result.states == [0]
     assert "did not finish task" in result.stderr
+
+
+def test_a_user_id_with_url_characters_is_found_by_external_id(target, emulator) -> None:
+    """find_by_external_id puts the user_id in the path: "/", "?", "#", "%" and spaces must arrive encoded."""
+    odd = "a/b?c#d%e f"
+    emulator.configure(search_lag=600)
+    # Created elsewhere moments ago: search does not show it, so its bulk create fails and is checked.
+    emulator.seed_contacts([{"external_id": odd, "email": "odd@example.com", "name": "Odd"}], visible=False)
+    messages = [
+        schema(),
+        record({"user_id": odd, "email": "odd@example.com", "name": "Odd"}),
+        record({"user_id": "plain", "email": "plain@example.com", "name": "Plain"}),
+        state(1),
+    ]
+    result = target.run(messages, config=BULK)
+    assert result.returncode == 0, result
+    [job] = emulator.bulk_jobs()
+    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    finds = [r for r in emulator.requests if r.endpoint == "GET /contacts/find_by_external_id/{external_id}"]
+    assert [(r.path, r.status) for r in finds if "plain" not in r.path] == [
+        ("/contacts/find_by_external_id/a%2Fb%3Fc%23d%25e%20f", 200)
+    ]
+    # Found holding the record's values: neither created again nor updated.
+    assert emulator.count("POST /contacts") + emulator.count("PUT /contacts/{id}") == 0
+    assert sorted(c["external_id"] for c in emulator.contacts()) == sorted([odd, "plain"])
+    assert result.states == [1]
+
+
+def calls(emulator) -> Dict[str, int]:
+    """Every request of the run but the bulk job polls, whose number depends on timing."""
+    return {e: n for e, n in emulator.counts().items() if e != "GET /contacts/bulk/{id}"}
+
+
+def test_a_new_user_sharing_an_email_is_created_through_the_stable_api_not_the_bulk_task(target, emulator) -> None:
+    """Bulk create rejects an item whose email any contact holds; users sharing an email are normal."""
+    other = emulator.seed_contact(external_id="other", email="shared@example.com", name="Other")
+    messages = [
+        schema(),
+        record({"user_id": "u0", "email": "shared@example.com", "name": "User 0"}),
+        *users(99, start=1),
+        state(1),
+    ]
+    result = target.run(messages, config=BULK)
+    assert result.returncode == 0, result
+    assert result.states == [1]
+    contacts = by_user_id(emulator)
+    assert len(contacts) == 101
+    assert (contacts["u0"]["email"], contacts["other"]["id"]) == ("shared@example.com", other["id"])
+    [job] = emulator.bulk_jobs()
+    assert [task["state"] for task in job["tasks"]] == ["completed"]
+    # The lookup (one search, the attribute listing), one bulk task, one stable create: 2 calls for 100 users.
+    assert calls(emulator) == {
+        "POST /contacts/search": 1,
+        "GET /data_attributes": 1,
+        "POST /contacts/bulk": 1,
+        "POST /contacts": 1,
+    }
+    assert "created 100, updated 0, unchanged 0, rejected 0;" in result.stderr
+
+
+def test_a_task_with_errors_is_checked_with_one_search_and_lookups_only_for_its_misses(target, emulator) -> None:
+    emulator.seed_data_attribute("tier", "options", options=[{"value": "gold"}, {"value": "silver"}])
+    messages = [
+        schema("users", {"user_id": {}, "email": {}, "name": {}, "tier": {}}),
+        *users(99, tier="gold"),
+        record({"user_id": "bad", "email": "bad@example.com", "tier": "platinum"}),
+        state(1),
+    ]
+    result = run_one_failing_task(target, emulator, messages)
+    assert len(by_user_id(emulator)) == 99
+    assert [r["identifiers"]["user_id"] for r in result.rejects] == ["bad"]
+    # Lookup: search and attribute listing. Then 4 calls: the bulk task, one search checking its 100
+    # items, one lookup by user_id for the one it did not find, and the stable create that is refused.
+    assert calls(emulator) == {
+        "POST /contacts/search": 2,
+        "GET /data_attributes": 1,
+        "POST /contacts/bulk": 1,
+        "GET /contacts/find_by_external_id/{external_id}": 1,
+        "POST /contacts": 1,
+    }
+    [check] = [r for r in emulator.requests if r.endpoint == "POST /contacts/search"][1:]
+    assert len(check.body["query"]["value"][1]["value"]) == 100
+    assert "created 99, updated 0, unchanged 0, rejected 1;" in result.stderr
+    assert result.states == [1]

@@ -330,3 +330,16 @@ def test_dry_run_counts_companies_and_attachments_and_writes_nothing(target, emu
     )
     assert emulator.count("POST /companies") == emulator.count("POST /contacts") == 0
     assert [c["company_id"] for c in emulator.companies()] == ["old"]
+
+
+def test_a_user_naming_a_company_of_the_companies_stream_waits_for_its_write(target, emulator) -> None:
+    # The company's write answers late; a user attached before it would upsert the company a second time.
+    emulator.delay_next(1, seconds=0.5, match_method="POST", match_path="^/companies$")
+    messages = [
+        companies_schema(), company({"company_id": "c1", "name": "Acme"}),
+        users_schema(), record({"user_id": "u1", "email": "u1@example.com", "companies": ["c1"]}),
+    ]
+    result = target.run(messages, config=BOTH)
+    assert result.returncode == 0, result
+    assert emulator.count("POST /companies") == 1
+    assert attached(emulator, "u1") == ["c1"]

@@ -59,7 +59,7 @@ def expected_kind(spec: Dict[str, Any]) -> str:
     if "enum" in spec:
         return "options"
     return {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean",
-            "object": "object"}[spec["type"]]
+            "object": "object", "array": "array"}[spec["type"]]
 
 
 def test_the_documented_loader_definition_covers_every_setting() -> None:

@@ -307,7 +307,7 @@ def test_wrong_types_and_huge_strings_are_rejected_with_the_field_named(target, 
         (record({"user_id": ["d"]}), "user_id: expected text or an integer"),
     ]
     for message, reason in cases:
-        result = target.run([schema("users", props), message])
+        result = target.run([schema("users", props), message], config={"long_text": "reject"})
         assert result.returncode == 1
         [error] = [line for line in result.stderr.splitlines() if line.startswith(("ERROR", "WARNING"))]
         assert error.startswith("ERROR rejected the record at line 2") and error.endswith(reason), result

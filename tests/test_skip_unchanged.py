@@ -210,3 +210,42 @@ def test_hundreds_of_unchanged_users_are_found_across_search_pages_and_not_writt
     assert len(searches) >= 3
     cursors = [r.body["pagination"].get("starting_after") for r in searches]
     assert sum(1 for c in cursors if c) >= 2, "the target did not follow the search cursors"
+
+
+@pytest.mark.parametrize("mode", ["contacts", "bulk"])
+def test_last_seen_at_only_moves_forward(target, emulator, mode) -> None:
+    """Intercom moves last_seen_at itself (Messenger activity): an older source value is never sent."""
+    for user in ("older", "equal", "newer", "older-renamed", "null"):
+        emulator.seed_contact(external_id=user, email=f"{user}@example.com", name="Old", last_seen_at=2000)
+    props = {"user_id": {}, "email": {}, "name": {}, "last_seen_at": {}, "last_request_at": {}}
+    records = [
+        {"user_id": "older", "email": "older@example.com", "name": "Old", "last_seen_at": 1000},
+        {"user_id": "equal", "email": "equal@example.com", "name": "Old", "last_request_at": 2000},
+        {"user_id": "newer", "email": "newer@example.com", "name": "Old", "last_seen_at": 3000},
+        {"user_id": "older-renamed", "email": "older-renamed@example.com", "name": "New", "last_seen_at": 1000},
+        {"user_id": "null", "email": "null@example.com", "name": "Old", "last_seen_at": None},
+    ]
+    config = {"write_mode": mode}
+    first = target.run([schema("users", props), *(record(r) for r in records), state(1)], config=config)
+    assert first.returncode == 0, first
+    assert "created 0, updated 2, unchanged 3, rejected 0;" in summary(first)
+    contacts = by_user(emulator)
+    assert {u: (c["name"], c["last_seen_at"]) for u, c in contacts.items()} == {
+        "older": ("Old", 2000),
+        "equal": ("Old", 2000),
+        "newer": ("Old", 3000),
+        "older-renamed": ("New", 2000),
+        "null": ("Old", 2000),
+    }
+    stable_puts = [r for r in emulator.requests if r.endpoint == "PUT /contacts/{id}"]
+    if mode == "bulk":
+        # The renamed user needs nothing bulk update cannot do; only the newer last_seen_at needs a stable write.
+        assert [r.path for r in stable_puts] == ["/contacts/" + contacts["newer"]["id"]]
+        assert emulator.count("PUT /contacts/bulk") == 1
+    else:
+        assert len(stable_puts) == 2
+        [renamed] = [r for r in stable_puts if r.path.endswith(contacts["older-renamed"]["id"])]
+        assert "last_seen_at" not in renamed.body
+    second = target.run([schema("users", props), *(record(r) for r in records), state(2)], config=config)
+    assert second.returncode == 0, second
+    assert "created 0, updated 0, unchanged 5, rejected 0;" in summary(second)

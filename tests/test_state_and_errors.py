@@ -42,11 +42,18 @@ def test_a_bad_token_is_one_line_and_a_failure(target, emulator) -> None:
     assert result.states == [{"seen": 0}]
 
 
-def test_forbidden_is_reported_like_a_bad_token(target, emulator) -> None:
-    emulator.fail_next(None, status=403)
+def test_forbidden_quotes_intercoms_code_and_message(target, emulator) -> None:
+    """A 403 is not a bad token (that is a 401) but a plan, scope or access Intercom names."""
+    emulator.fail_next(None, status=403, match_path=r"^/contacts/search$")
     result = target.run(users_and_states(1, 1))
     assert result.returncode == 1
-    assert "Intercom rejected the access token (403" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == [
+        "ERROR Intercom refused access to POST /contacts/search "
+        "(403 forbidden: You do not have access to this resource)"
+    ]
+    assert "access token" not in result.stderr
+    assert result.states == [{"seen": 0}]
 
 
 def test_throttling_and_server_errors_are_retried_and_every_user_is_written_once(target, emulator) -> None:
@@ -115,3 +122,22 @@ def test_a_record_intercom_refuses_goes_to_the_rejects_file_with_intercoms_error
     ]
     assert f"WARNING rejected the record at line 3 (user_id bad): {reason}" in result.stderr.splitlines()
     assert "created 1, updated 0, unchanged 0, rejected 1;" in result.stderr
+
+
+def test_the_rejects_file_is_readable_by_its_owner_only(target, emulator, tmp_path) -> None:
+    """It holds whole records (emails, names): mode 0600, also for a file that existed with 0644."""
+    messages = [schema(), record({"name": "no identifier"}), record({"user_id": "ok"}), state(1)]
+    config = {"rejected_records_file": "rejects.jsonl", "max_rejected_records": 5}
+    result = target.run(messages, config=config)
+    assert result.returncode == 0, result
+    path = tmp_path / "rejects.jsonl"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(result.rejects) == 1
+
+    existing = tmp_path / "existing.jsonl"
+    existing.write_text('{"earlier": true}\n')
+    existing.chmod(0o644)
+    result = target.run(messages, config={**config, "rejected_records_file": "existing.jsonl"})
+    assert result.returncode == 0, result
+    assert existing.stat().st_mode & 0o777 == 0o600
+    assert result.rejects[0] == {"earlier": True} and len(result.rejects) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from target_intercom.intercom.attributes import DataAttributesApi
 from target_intercom.intercom.companies import CompaniesApi
 from target_intercom.intercom.contacts import ContactsApi
+from target_intercom.intercom.events import EventsApi
 from target_intercom.intercom.http import IntercomHttp, RequestLog
 from target_intercom.intercom.ratelimit import RateGovernor
 
@@ -33,6 +34,7 @@ class IntercomClient:
         self.contacts = ContactsApi(self.http)
         self.data_attributes = DataAttributesApi(self.http)
         self.companies = CompaniesApi(self.http)
+        self.events = EventsApi(self.http)
 
     @property
     def log(self) -> RequestLog:

@@ -39,7 +39,7 @@ _BACKOFF_MAX = 30.0
 
 
 class Refused(Exception):
-    """Intercom refused a request with a 4xx other than 401/403/409/429 (or a 403 that is not about the token)."""
+    """Intercom refused a request with a 4xx other than 401/403/409/429 (or a bulk job's "closed" 403)."""
 
     def __init__(self, status: int, code: Optional[str], message: str) -> None:
         super().__init__(f"Intercom answered {status} {code or ''}: {message}".replace("  ", " "))
@@ -50,6 +50,15 @@ class Refused(Exception):
     def describe(self) -> str:
         """How a record's rejection quotes Intercom."""
         return f"Intercom refused it ({self.status} {self.code or 'error'}: {self.message})"
+
+
+class AccessDenied(AuthError):
+    """403: the token is valid but may not do this (the plan, a missing scope, no Preview access)."""
+
+    def __init__(self, label: str, code: Optional[str], message: str) -> None:
+        super().__init__(f"Intercom refused access to {label} (403 {code or 'error'}: {message})")
+        self.code = code
+        self.message = message
 
 
 class Conflict(Exception):
@@ -170,7 +179,7 @@ class IntercomHttp:
                 result = send()
             except ApiError as exc:
                 self.log.add(label, str(exc.status_code), time.monotonic() - started)
-                failure = _classify(exc)
+                failure = _classify(label, exc)
                 delay = _retry_delay(attempt, exc.headers or {}, exc.status_code)
             except httpx.TransportError as exc:
                 self.log.add(label, type(exc).__name__, time.monotonic() - started)
@@ -197,15 +206,17 @@ class IntercomHttp:
         self.governor.observe(response.status_code, response.headers, sent_at, received_at)
 
 
-def _classify(exc: ApiError) -> str:
+def _classify(label: str, exc: ApiError) -> str:
     """Raise for answers that must not be retried; describe the ones that will be."""
     status = exc.status_code or 0
     code, message = _error_detail(exc.body)
     if status == 403 and "closed for new task" in message:
         raise Refused(status, code, message)  # a bulk job that takes no more tasks
-    if status in (401, 403):
-        detail = f"{status} {code}" if code else str(status)
-        raise AuthError(f"Intercom rejected the access token ({detail})")
+    if status == 401:
+        raise AuthError(f"Intercom rejected the access token (401 {code or 'unauthorized'})")
+    if status == 403:
+        # Not the token: what it may do. Intercom's code and message say what is missing.
+        raise AccessDenied(label, code, message)
     if status == 409:
         found = _CONFLICT_ID.search(message)
         raise Conflict(found.group(1) if found else None, "archived" in message.lower(), message)

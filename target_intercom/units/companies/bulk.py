@@ -64,7 +64,7 @@ class CompanyBulkWriter:
             self._write_stable([item.payload for item in items])
 
     def _route(self, payload: CompanyPayload) -> Any:
-        custom = self._catalog.custom_attributes(payload)
+        custom = self._catalog.custom_attributes(payload, self._stream)
         known = self._writer.directory.get(payload.company_id)
         if known is not None and holds(known, payload.core, custom):
             self._workspace.stats.add(self._stream, "unchanged")

@@ -30,7 +30,7 @@ class CompanyWriter:
 
     def write(self, payload: CompanyPayload, stream: str) -> IntercomCompany:
         """Create or update the company (counted on `stream`); raises RecordRejected or Refused when it cannot."""
-        custom = self._catalog.custom_attributes(payload)
+        custom = self._catalog.custom_attributes(payload, stream)
         known = self.directory.get(payload.company_id)
         if known is None and self._workspace.dry_run:
             # A plan should tell an update from a create; reads cost nothing a dry run cares about.

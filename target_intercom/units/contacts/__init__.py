@@ -9,8 +9,9 @@ through the stable Contacts API (`write`) or Intercom's Preview bulk jobs
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from target_intercom.intercom import Refused
 from target_intercom.units.base import Group, Mapper, Payload, Workspace
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
@@ -18,11 +19,14 @@ from target_intercom.units.contacts.companies import Attachments
 from target_intercom.units.contacts.identity import (
     ContactIndex,
     RecentContacts,
+    Reject,
     Resolver,
+    Term,
     looks_like_intercom_id,
-    search_queries,
+    lookup_terms,
 )
 from target_intercom.units.contacts.mapping import ContactMapper, ContactPayload
+from target_intercom.units.contacts.search import ContactSearch
 from target_intercom.units.contacts.write import ContactWriter
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ class ContactsUnit:
         *,
         stream: str,
         overrides: Mapping[str, Optional[str]],
+        exclude: AbstractSet[str] = frozenset(),
         owner_id_as_text: bool,
         bulk_job_timeout: Optional[float],
         max_concurrency: int,
@@ -53,8 +58,10 @@ class ContactsUnit:
         self.stream = stream
         self._workspace = workspace
         self._overrides = overrides
+        self._exclude = exclude
         self._owner_id_as_text = owner_id_as_text
         self._recent = RecentContacts()
+        self._search = ContactSearch(workspace.client.contacts)
         attachments = Attachments(workspace, companies, stream, companies_stats)
         self._writer = ContactWriter(workspace, self._recent, attachments, stream)
         self._bulk: Optional[BulkWriter] = None
@@ -63,6 +70,7 @@ class ContactsUnit:
                 workspace=workspace,
                 recent=self._recent,
                 writer=self._writer,
+                search=self._search,
                 stream=stream,
                 job_timeout=bulk_job_timeout,
                 max_concurrency=max_concurrency,
@@ -71,7 +79,7 @@ class ContactsUnit:
         self._warned_unknown_id = False
 
     def mapper(self, schema: Optional[Mapping[str, Any]]) -> Mapper:
-        return ContactMapper(self._overrides, schema, self._owner_id_as_text)
+        return ContactMapper(self._overrides, schema, self._owner_id_as_text, self._exclude)
 
     def identifier_sources(self) -> List[Tuple[str, str]]:
         named = (("user_id", "user_id"), ("id", "id"), ("email", "email"))
@@ -79,19 +87,17 @@ class ContactsUnit:
 
     def prepare(self, payloads: Sequence[Payload]) -> "ContactBatch":
         contacts: List[ContactPayload] = [p for p in payloads if isinstance(p, ContactPayload)]
-        found = ContactIndex()
         unknown = [p for p in contacts if not self._recent.knows(p)]
-        for query in search_queries(unknown):
-            for contact in self._workspace.client.contacts.search(query):
-                found.add(contact)
+        found, refused = self._search.find(term for p in unknown for term in lookup_terms(p))
         for payload in unknown:
             if payload.intercom_id and not found.by_id(payload.intercom_id):
                 self._look_up_by_id(payload.intercom_id, found)
         self._workspace.catalog("contact").prepare(contacts)
-        self._workspace.catalog("company").prepare(
-            [ref.company for p in contacts for ref in p.companies if ref.company is not None]
-        )
-        return ContactBatch(self, contacts, Resolver(found, self._recent))
+        companies = [ref.company for p in contacts for ref in p.companies if ref.company is not None]
+        if companies:
+            # Users that describe no company need no listing of company attributes.
+            self._workspace.catalog("company").prepare(companies)
+        return ContactBatch(self, contacts, Resolver(found, self._recent, _unsearched(refused)))
 
     def close(self) -> None:
         if self._bulk is not None:
@@ -116,6 +122,19 @@ class ContactsUnit:
             self._bulk.write_batch(payloads, resolver)
         else:
             self._writer.write_chain(payloads, resolver)
+
+
+def _unsearched(refused: Mapping[Term, Refused]) -> Dict[Term, Reject]:
+    """How a record is rejected when Intercom refused to search for one of its values on its own."""
+    named = {"id": "id", "external_id": "user_id", "email": "email"}
+    return {
+        (field, value): Reject(
+            f"Intercom refused the search for its {named[field]} "
+            f"({exc.status} {exc.code or 'error'}: {exc.message})",
+            exc.code or "search_refused",
+        )
+        for (field, value), exc in refused.items()
+    }
 
 
 class ContactBatch:

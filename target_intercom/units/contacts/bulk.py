@@ -6,13 +6,21 @@ is confirmed when Intercom reports the tasks finished. What bulk jobs cannot
 do goes through the stable API, so nothing is silently dropped:
 
 - bulk update ignores `signed_up_at` and `last_seen_at`: a record that
-  changes them is written with a stable update instead;
+  changes the one or moves the other forward is written with a stable update
+  instead;
 - records of one batch that may mean the same user are written one after
   another with stable calls, in input order;
+- bulk create rejects an item whose email any contact holds, though users
+  may share an email when their user_ids differ: a new user whose email the
+  batch's lookup found goes through the stable API;
 - a task that ends `completed_with_errors` says nothing about which items
-  failed: each of its items is checked (a created user is looked up by
-  user_id, which unlike search is consistent) or sent again through the
-  stable API, which writes it or answers with the exact reason to reject it.
+  failed: one search per task (external_id IN for creates, id IN for
+  updates) finds the items Intercom holds as sent. Search may lag writes,
+  but bulk tasks take longer than that lag in practice, and what it misses
+  is checked one by one: a created user is looked up by user_id (which,
+  unlike search, is current), and an item still not holding its values is
+  sent again through the stable API, which writes it or answers with the
+  exact reason to reject it.
 
 When the workspace does not offer the Preview bulk endpoints, one line says
 so and the run goes on with the stable API.
@@ -28,8 +36,20 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
 from target_intercom.intercom import IntercomContact
 from target_intercom.units.base import Workspace
-from target_intercom.units.contacts.identity import Create, Decision, RecentContacts, Reject, Resolver, Unchanged, Update, holds
+from target_intercom.units.contacts.identity import (
+    Create,
+    Decision,
+    RecentContacts,
+    Reject,
+    Resolver,
+    Term,
+    Unchanged,
+    Update,
+    holds,
+    moves_forward,
+)
 from target_intercom.units.contacts.mapping import ContactPayload
+from target_intercom.units.contacts.search import ContactSearch
 from target_intercom.units.contacts.write import ContactWriter
 
 logger = logging.getLogger(__name__)
@@ -57,6 +77,7 @@ class BulkWriter:
         workspace: Workspace,
         recent: RecentContacts,
         writer: ContactWriter,
+        search: ContactSearch,
         stream: str,
         job_timeout: float,
         max_concurrency: int,
@@ -66,6 +87,7 @@ class BulkWriter:
         self._catalog = workspace.catalog("contact")
         self._recent = recent
         self._writer = writer
+        self._search = search
         self._stream = stream
         self._jobs = BulkJobs(workspace.client.contacts, timeout=job_timeout)
         self._stable = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="stable")
@@ -103,7 +125,7 @@ class BulkWriter:
         pending: List["Future[None]"],
     ) -> None:
         self._writer.before(payload)
-        custom = self._catalog.custom_attributes(payload)
+        custom = self._catalog.custom_attributes(payload, self._stream)
         decision = resolver.decide(payload, custom)
         item = _Item(payload, custom)
         if isinstance(decision, (Reject, Unchanged)):
@@ -112,8 +134,12 @@ class BulkWriter:
             # Attaching needs the contact's id, which bulk tasks do not return.
             pending.append(self._stable_apply(item, decision))
         elif isinstance(decision, Create):
-            item.body = _create_body(payload, custom)
-            creates.append(item)
+            if resolver.email_taken(payload):
+                # Bulk create would refuse it, and the task's check would cost more than this call.
+                pending.append(self._stable_apply(item, decision))
+            else:
+                item.body = _create_body(payload, custom)
+                creates.append(item)
         elif isinstance(decision, Update):
             item.contact = decision.contact
             if _changes_what_bulk_update_ignores(payload, decision.contact):
@@ -135,8 +161,7 @@ class BulkWriter:
             if state == "completed":
                 self._confirm(kind, chunk)
             else:
-                check: Callable[[_Item], None] = self._check_create if kind == "create" else self._resend_update
-                pending.extend(self._stable.submit(check, item) for item in chunk)
+                self._check_task(kind, chunk, pending)
 
     def _confirm(self, kind: str, items: List[_Item]) -> None:
         if kind == "create":
@@ -148,6 +173,26 @@ class BulkWriter:
             assert item.contact is not None
             self._recent.remember(_after_update(item.contact, item.payload, item.custom))
         self._workspace.stats.add(self._stream, "updated", len(items))
+
+    def _check_task(self, kind: str, items: List[_Item], pending: List["Future[None]"]) -> None:
+        """A task that ended with errors: one search finds the items written as sent, the rest are checked singly."""
+        creates = kind == "create"
+        terms = [term for term in (_check_term(item) for item in items) if term is not None]
+        # A term Intercom refuses to search for is simply checked one by one.
+        found, _ = self._search.find(terms)
+        missed = []
+        for item in items:
+            term = _check_term(item)
+            contact = None
+            if term is not None:
+                contact = found.by_external_id(term[1]) if creates else found.by_id(term[1])
+            if contact is not None and holds(contact, item.payload.core, item.custom):
+                self._recent.remember(contact)
+                self._workspace.stats.add(self._stream, "created" if creates else "updated")
+            else:
+                missed.append(item)
+        check: Callable[[_Item], None] = self._check_create if creates else self._resend_update
+        pending.extend(self._stable.submit(check, item) for item in missed)
 
     def _check_create(self, item: _Item) -> None:
         """An item of a create task that ended with errors: created as sent, or sent again."""
@@ -187,11 +232,19 @@ class BulkWriter:
             )
 
 
+def _check_term(item: _Item) -> Optional[Term]:
+    """What finds a task's item: a created user by its user_id (if it has one), an updated one by its id."""
+    if item.contact is not None:
+        return ("id", item.contact.id)
+    return ("external_id", item.payload.external_id) if item.payload.external_id else None
+
+
 def _changes_what_bulk_update_ignores(payload: ContactPayload, contact: IntercomContact) -> bool:
-    return any(
-        name in payload.core and payload.core[name] != contact.core.get(name)
-        for name in ("signed_up_at", "last_seen_at")
-    )
+    core = payload.core
+    if "signed_up_at" in core and core["signed_up_at"] != contact.core.get("signed_up_at"):
+        return True
+    # An older last_seen_at is not sent at all (see identity.update_core).
+    return "last_seen_at" in core and moves_forward(contact, core["last_seen_at"])
 
 
 def _create_body(payload: ContactPayload, custom: Mapping[str, Any]) -> Dict[str, Any]:
@@ -225,6 +278,6 @@ def _after_update(contact: IntercomContact, payload: ContactPayload, custom: Map
         role=contact.role,
         external_id=payload.core.get("external_id", contact.external_id),
         email=payload.core.get("email", contact.email),
-        core={**contact.core, **payload.core},
+        core={**contact.core, **{k: v for k, v in payload.core.items() if k in _BULK_UPDATE_FIELDS}},
         custom={**contact.custom, **custom},
     )

@@ -27,14 +27,32 @@ from target_intercom.intercom import IntercomContact
 from target_intercom.units.base import Keys
 from target_intercom.units.contacts.mapping import ContactPayload, contact_keys
 
-# At most this many values per IN filter; a bigger batch is looked up in parts.
-MAX_IN_VALUES = 100
 # Intercom's contact ids are 24 hexadecimal digits.
 _INTERCOM_ID = re.compile(r"^[0-9a-f]{24}$")
+
+# What a search looks for: (field, value), e.g. ("email", "ada@example.com").
+Term = Tuple[str, str]
 
 
 def looks_like_intercom_id(value: str) -> bool:
     return bool(_INTERCOM_ID.match(value))
+
+
+def lookup_terms(payload: ContactPayload) -> List[Term]:
+    """What finds every user a record may mean: its Intercom id, its user_id, its email.
+
+    Only values that can be Intercom ids are searched as ids. Whether Intercom's
+    email search ignores case is not documented, so an email is searched as
+    sent and in lower case.
+    """
+    terms: List[Term] = []
+    if payload.intercom_id and looks_like_intercom_id(payload.intercom_id):
+        terms.append(("id", payload.intercom_id))
+    if payload.external_id:
+        terms.append(("external_id", payload.external_id))
+    if payload.email:
+        terms += [("email", payload.email), ("email", payload.email.lower())]
+    return list(dict.fromkeys(terms))
 
 
 @dataclass(frozen=True)
@@ -165,14 +183,22 @@ def footprint(contact: IntercomContact) -> int:
 class Resolver:
     """Applies the lookup rules to one record, given what search found and what this run wrote."""
 
-    def __init__(self, found: ContactIndex, recent: RecentContacts) -> None:
+    def __init__(
+        self, found: ContactIndex, recent: RecentContacts, unsearched: Optional[Mapping[Term, Reject]] = None
+    ) -> None:
+        """`unsearched`: the terms Intercom refused to search for, and how their records are rejected."""
         self._found = found
         self._recent = recent
+        self._unsearched = unsearched or {}
 
     def groups(self, payloads: Sequence[ContactPayload]) -> List[Tuple[Keys, List[ContactPayload]]]:
         return group_by_user(payloads, self._recent, self._found)
 
     def decide(self, payload: ContactPayload, custom: Mapping[str, Any]) -> Decision:
+        if self._unsearched:
+            for term in lookup_terms(payload):
+                if term in self._unsearched:
+                    return self._unsearched[term]
         candidates = ContactIndex()
         for contact in self._candidates(payload):
             candidates.add(contact)
@@ -182,6 +208,13 @@ class Resolver:
                 return Unchanged(match)
             return Update(match)
         return match
+
+    def email_taken(self, payload: ContactPayload) -> bool:
+        """Whether a contact the lookup knows holds the record's email (compared without case)."""
+        if not payload.email:
+            return False
+        email = payload.email.lower()
+        return any(c.email is not None and c.email.lower() == email for c in self._candidates(payload))
 
     def _candidates(self, payload: ContactPayload) -> Iterable[IntercomContact]:
         # What this run wrote is newer than what search found: it goes last.
@@ -236,12 +269,40 @@ def _match(payload: ContactPayload, candidates: ContactIndex) -> Union[IntercomC
 def holds(contact: IntercomContact, core: Mapping[str, Any], custom: Mapping[str, Any]) -> bool:
     """Whether the contact already holds every value the record would write."""
     for name, value in core.items():
-        if not _same(contact.core.get(name), value):
+        if not _same_core(name, contact.core.get(name), value):
             return False
     for name, value in custom.items():
         if not _same(contact.custom.get(name), value):
             return False
     return True
+
+
+def update_core(contact: Optional[IntercomContact], core: Mapping[str, Any]) -> Dict[str, Any]:
+    """The core fields an update of this contact sends: the record's, with last_seen_at only if it moves forward.
+
+    Intercom moves last_seen_at itself when the user is active in the Messenger,
+    so an older value from the source would rewind it. When the contact's
+    value is unknown (`contact` None), last_seen_at is not sent: the next run,
+    which looks the contact up, sends it if it is newer.
+    """
+    body = dict(core)
+    if "last_seen_at" in body and (contact is None or not moves_forward(contact, body["last_seen_at"])):
+        del body["last_seen_at"]
+    return body
+
+
+def moves_forward(contact: IntercomContact, last_seen_at: Any) -> bool:
+    held = contact.core.get("last_seen_at")
+    return held is None or (last_seen_at is not None and last_seen_at > held)
+
+
+def _same_core(name: str, held: Any, sent: Any) -> bool:
+    if name == "last_seen_at":
+        return held is not None and sent is not None and sent <= held
+    if name == "email" and isinstance(held, str) and isinstance(sent, str):
+        # Emails are compared without regard to case, as lookups compare them.
+        return held.lower() == sent.lower()
+    return _same(held, sent)
 
 
 def _same(held: Any, sent: Any) -> bool:
@@ -253,37 +314,10 @@ def _same(held: Any, sent: Any) -> bool:
     return held == sent
 
 
-def search_queries(payloads: Sequence[ContactPayload]) -> List[Dict[str, Any]]:
-    """Search queries that find every user a batch may match (role user only)."""
-    ids = _unique(p.intercom_id for p in payloads)
-    external_ids = _unique(p.external_id for p in payloads)
-    emails = _unique(p.email for p in payloads)
-    queries = []
-    for field, values in (("id", ids), ("external_id", external_ids), ("email", emails)):
-        for start in range(0, len(values), MAX_IN_VALUES):
-            queries.append({"field": field, "operator": "IN", "value": values[start : start + MAX_IN_VALUES]})
-    if not queries:
-        return []
-    # Intercom allows 15 filters per group and two levels of nesting, and its
-    # schema wants a group's filters all single or all groups.
-    role = {"field": "role", "operator": "=", "value": "user"}
-    groups = [queries[i : i + 15] for i in range(0, len(queries), 15)]
-    return [
-        {"operator": "AND", "value": [role, group[0]]}
-        if len(group) == 1
-        else {"operator": "AND", "value": [{"operator": "AND", "value": [role]}, {"operator": "OR", "value": group}]}
-        for group in groups
-    ]
-
-
-def _unique(values: Iterable[Optional[str]]) -> List[str]:
-    return list(dict.fromkeys(v for v in values if v))
-
-
 def group_by_user(
     payloads: Sequence[ContactPayload], recent: RecentContacts, found: ContactIndex
 ) -> List[Tuple[Keys, List[ContactPayload]]]:
-    """Records that may mean the same user, grouped in input order, with the keys they claim.
+    """Records that may mean the same user, grouped in input order, with the keys they claim and await.
 
     Two records may mean the same user when they share an id, a user_id or an
     email, or when they match the same known contact.
@@ -302,12 +336,18 @@ def group_by_user(
         for key in keys[1:]:
             parent[root(key)] = root(keys[0])
         keyed.append((payload, keys))
-    groups: Dict[str, Tuple[Set[str], List[ContactPayload]]] = {}
+    groups: Dict[str, Tuple[Set[str], Set[str], List[ContactPayload]]] = {}
     for payload, keys in keyed:
-        group_keys, members = groups.setdefault(root(keys[0]), (set(), []))
-        group_keys.update(keys)
+        claims, awaits, members = groups.setdefault(root(keys[0]), (set(), set(), []))
+        # The payload's own keys too: the companies it writes, and those it only names (awaits).
+        own = payload.keys()
+        claims.update(keys, own.claims)
+        awaits.update(own.awaits)
         members.append(payload)
-    return [(Keys(claims=frozenset(claims)), members) for claims, members in groups.values()]
+    return [
+        (Keys(claims=frozenset(claims), awaits=frozenset(awaits - claims)), members)
+        for claims, awaits, members in groups.values()
+    ]
 
 
 def _matched_contact_keys(payload: ContactPayload, recent: RecentContacts, found: ContactIndex) -> List[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from target_intercom.custom import custom_attributes
 from target_intercom.rejects import RecordRejected
@@ -36,6 +36,15 @@ _CORE_SOURCES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("owner_id", ("owner_id",)),
     ("unsubscribed_from_emails", ("unsubscribed_from_emails",)),
 )
+
+
+# Fields a null source value leaves alone instead of clearing (it is simply not sent):
+# - identifiers are never cleared;
+# - unsubscribed_from_emails has no "no value" in Intercom (it always renders true or
+#   false), and what a null does there is undocumented: it might subscribe an opted-out
+#   user again;
+# - last_seen_at is Intercom's own (the Messenger moves it) and only moves forward.
+_NULL_IS_NO_VALUE = frozenset(("id", "external_id", "email", "unsubscribed_from_emails", "last_seen_at"))
 
 
 def contact_keys(intercom_id: Optional[str], external_id: Optional[str], email: Optional[str]) -> List[str]:
@@ -82,9 +91,15 @@ class ContactMapper:
     """Maps the records of one stream schema; build a new one when the SCHEMA changes."""
 
     def __init__(
-        self, overrides: Mapping[str, Optional[str]], schema: Optional[Mapping[str, Any]], owner_id_as_text: bool
+        self,
+        overrides: Mapping[str, Optional[str]],
+        schema: Optional[Mapping[str, Any]],
+        owner_id_as_text: bool,
+        exclude: AbstractSet[str] = frozenset(),
     ) -> None:
+        """`exclude`: source fields never sent as custom attributes (see `custom.custom_attributes`)."""
         self._owner_id_as_text = owner_id_as_text
+        self._exclude = exclude
         self._properties: Mapping[str, Any] = (schema or {}).get("properties") or {}
         # An override of None says the records have no source for that field.
         self._sources = [
@@ -105,6 +120,23 @@ class ContactMapper:
         self._warned: Set[str] = set()
 
     def __call__(self, record: Dict[str, Any], line: int) -> ContactPayload:
+        try:
+            return self._payload(record, line)
+        except RecordRejected as exc:
+            # Records awaiting this user (its events) learn why it was not written.
+            exc.claims = exc.claims or frozenset(self._raw_keys(record))
+            raise
+
+    def _raw_keys(self, record: Mapping[str, Any]) -> List[str]:
+        """The user keys of a record that could not be mapped, from its identifiers as they are."""
+        raw: Dict[str, Optional[str]] = {}
+        for target, sources in self._sources:
+            if target in ("id", "external_id", "email"):
+                values = [record.get(s) for s in sources if isinstance(record.get(s), (str, int))]
+                raw[target] = next((str(v) for v in values if v != "" and not isinstance(v, bool)), None)
+        return contact_keys(raw.get("id"), raw.get("external_id"), raw.get("email"))
+
+    def _payload(self, record: Dict[str, Any], line: int) -> ContactPayload:
         core = self._core_values(record)
         intercom_id = core.pop("id", None)
         external_id = core.get("external_id")
@@ -115,7 +147,9 @@ class ContactMapper:
             )
         for name in self._shadowed & set(record):
             self._warn_shadowed(name)
-        custom, custom_types = custom_attributes(record, self._properties, self._used | self._shadowed)
+        custom, custom_types = custom_attributes(
+            record, self._properties, self._used | self._shadowed, self._exclude
+        )
         return ContactPayload(
             line=line,
             record=record,
@@ -133,6 +167,7 @@ class ContactMapper:
         if not source or record.get(source) is None:
             return []
         return company_refs(record[source], source, line, self._properties.get(source))
+
     def _core_values(self, record: Mapping[str, Any]) -> Dict[str, Any]:
         core: Dict[str, Any] = {}
         for target, sources in self._sources:
@@ -140,12 +175,10 @@ class ContactMapper:
             if not present:
                 continue
             values = [value for _, value in present if value is not None and value != ""]
-            if target in ("id", "external_id", "email"):
-                # Identifiers are never cleared: a null one is simply not sent.
-                if values:
-                    core[target] = self._convert(target, present, values)
-            else:
-                core[target] = self._convert(target, present, values) if values else None
+            if values:
+                core[target] = self._convert(target, present, values)
+            elif target not in _NULL_IS_NO_VALUE:
+                core[target] = None  # clears the field in Intercom
         return core
 
     def _convert(self, target: str, present: List[Tuple[str, Any]], values: List[Any]) -> Any:

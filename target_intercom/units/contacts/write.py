@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Dict, Mapping, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from target_intercom.intercom import Conflict, IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Workspace
 from target_intercom.units.contacts.companies import Attachments
-from target_intercom.units.contacts.identity import Decision, RecentContacts, Reject, Resolver, Unchanged, Update
+from target_intercom.units.contacts.identity import (
+    Decision,
+    RecentContacts,
+    Reject,
+    Resolver,
+    Unchanged,
+    Update,
+    update_core,
+)
 from target_intercom.units.contacts.mapping import ContactPayload
 
 logger = logging.getLogger(__name__)
@@ -37,7 +45,7 @@ class ContactWriter:
         for payload in payloads:
             with self._workspace.settling(self._stream, payload):
                 self.before(payload)
-                custom = self._catalog.custom_attributes(payload)
+                custom = self._catalog.custom_attributes(payload, self._stream)
                 self.write(payload, custom, resolver.decide(payload, custom))
 
     def before(self, payload: ContactPayload) -> None:
@@ -60,7 +68,7 @@ class ContactWriter:
             self._workspace.stats.add(self._stream, "unchanged")
             return decision.contact
         if isinstance(decision, Update):
-            return self._update(decision.contact.id, payload, custom)
+            return self._update(decision.contact.id, payload, custom, held=decision.contact)
         return self._create(payload, custom)
 
     def _create(self, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
@@ -94,9 +102,15 @@ class ContactWriter:
         return self._update(conflict.existing_id, payload, custom, after_conflict=True)
 
     def _update(
-        self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any], after_conflict: bool = False
+        self,
+        contact_id: str,
+        payload: ContactPayload,
+        custom: Mapping[str, Any],
+        held: Optional[IntercomContact] = None,
+        after_conflict: bool = False,
     ) -> IntercomContact:
-        body: Dict[str, Any] = dict(payload.core)
+        """`held` is the contact as the lookup found it; None when a conflict named it."""
+        body: Dict[str, Any] = update_core(held, payload.core)
         if after_conflict:
             # Search sees only users; the contact a conflict names may be a lead
             # holding this user_id, and the record says it is a user.
@@ -105,7 +119,7 @@ class ContactWriter:
             body["custom_attributes"] = dict(custom)
         if self._dry_run:
             self._workspace.stats.add(self._stream, "updated")
-            return self._remember_planned(contact_id, payload, custom)
+            return self._remember_planned(contact_id, payload, custom, core={**(held.core if held else {}), **body})
         try:
             contact = self._contacts.update(contact_id, body)
         except Conflict as conflict:
@@ -121,13 +135,19 @@ class ContactWriter:
         self._workspace.stats.add(self._stream, "updated")
         return contact
 
-    def _remember_planned(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
+    def _remember_planned(
+        self,
+        contact_id: str,
+        payload: ContactPayload,
+        custom: Mapping[str, Any],
+        core: Optional[Mapping[str, Any]] = None,
+    ) -> IntercomContact:
         planned = IntercomContact(
             id=contact_id,
             role="user",
             external_id=payload.external_id,
             email=payload.email,
-            core=dict(payload.core),
+            core=dict(payload.core if core is None else core),
             custom=dict(custom),
         )
         self._recent.remember(planned)
