@@ -1,7 +1,7 @@
 """The memory benchmark: peak RSS of target-intercom streaming 1,000,000 records.
 
-    /work/venv/bin/python bench/memory.py                     # 100,000 then 1,000,000 records
-    /work/venv/bin/python bench/memory.py --records 200000 --compare 20000
+    .venv/bin/python bench/memory.py                     # 100,000 then 1,000,000 records
+    .venv/bin/python bench/memory.py --records 200000 --compare 20000
 
 The emulator runs without latency and without a rate limit, seeded with every
 user already holding exactly the record's values: the nightly full re-sync of
