@@ -248,7 +248,7 @@ def report(results: Dict[Tuple[str, str], Dict[str, Any]], chosen: List[str], co
                     "target CPU ms per user (start-up included)", "emulator CPU ms per API call", "target's summary line"], rows)
     digests = sorted({r["target_source"] for r in results.values()})
     if len(digests) > 1:
-        lines += ["", "**Warning:** target_intercom/*.py changed during this run; the runs did not all measure the "
+        lines += ["", "**Warning:** target_intercom/**/*.py changed during this run; the runs did not all measure the "
                   "same code. Source digest per run: %s." % ", ".join(
                       "%s/%s %s" % (key[0], key[1], r["target_source"]) for key, r in results.items())]
     incomplete = [key for key, r in results.items() if not r["log_complete"]]
