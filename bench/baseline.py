@@ -52,6 +52,7 @@ class Baseline:
         self.expected = expected
         self.date_fields: Set[str] = set()
         self.counts = {"records": 0, "created": 0, "updated": 0, "failed": 0, "retried_429": 0}
+        self.noun = "users"  # what progress lines call the records
         self.started = time.monotonic()
         self._last_progress = self.started
 
@@ -69,7 +70,8 @@ class Baseline:
             sys.stdout.write(json.dumps(message.get("value")) + "\n")
             sys.stdout.flush()
 
-    def upsert(self, record: Dict[str, Any]) -> None:
+    def upsert(self, record: Dict[str, Any]) -> Optional[str]:
+        """Search, then update or create; returns the contact's Intercom id (None if the write failed)."""
         self.counts["records"] += 1
         body: Dict[str, Any] = {}
         custom: Dict[str, Any] = {}
@@ -83,20 +85,26 @@ class Baseline:
         if custom:
             body["custom_attributes"] = custom
         external_id = body.get("external_id")
+        contact_id: Optional[str] = None
         try:
-            page = self.call(lambda: self.client.contacts.search(
-                query={"field": "external_id", "operator": "=", "value": external_id}))
-            found = page.items[0] if page.items else None
+            found = self.search(external_id)
             if found is not None:
-                self.call(lambda: self.client.contacts.update(found.id, **body))
+                contact_id = self.call(lambda: self.client.contacts.update(found.id, **body)).id
                 self.counts["updated"] += 1
             else:
-                self.call(lambda: self.client.contacts.create(request={"role": "user", **body}))
+                contact_id = self.call(lambda: self.client.contacts.create(request={"role": "user", **body})).id
                 self.counts["created"] += 1
         except ApiError as exc:
             self.counts["failed"] += 1
             sys.stderr.write("baseline: user_id %s failed: %s %s\n" % (external_id, exc.status_code, exc.body))
         self.progress()
+        return contact_id
+
+    def search(self, external_id: Any) -> Any:
+        """The first contact search shows for external_id = the value (one page, one call), or None."""
+        page = self.call(lambda: self.client.contacts.search(
+            query={"field": "external_id", "operator": "=", "value": external_id}))
+        return page.items[0] if page.items else None
 
     def call(self, send: Callable[[], T]) -> T:
         while True:
@@ -122,7 +130,7 @@ class Baseline:
             left = (self.expected - done) / rate
             eta = ", about %dm%02ds left" % (left // 60, left % 60)
         total = "/%d" % self.expected if self.expected else ""
-        sys.stderr.write("baseline: %d%s users, %.1f users/s%s\n" % (done, total, rate, eta))
+        sys.stderr.write("baseline: %d%s %s, %.1f %s/s%s\n" % (done, total, self.noun, rate, self.noun, eta))
         sys.stderr.flush()
 
 

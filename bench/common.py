@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -16,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Dict, Iterable, List, Optional, Sequence
+from typing import IO, Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -112,6 +114,19 @@ class EmulatorProcess:
             sent += self.admin("POST", "seed", {"contacts": batch, "visible": True})["contacts"]
         return sent
 
+    def seed_companies(self, companies: Iterable[Dict[str, Any]], chunk: int = 2_000) -> int:
+        """Seed companies (with ``external_ids`` of seeded contacts to attach) through POST /_emulator/seed."""
+        sent = 0
+        batch: List[Dict[str, Any]] = []
+        for company in companies:
+            batch.append(company)
+            if len(batch) >= chunk:
+                sent += self.admin("POST", "seed", {"companies": batch})["companies"]
+                batch = []
+        if batch:
+            sent += self.admin("POST", "seed", {"companies": batch})["companies"]
+        return sent
+
     def stats(self) -> Dict[str, Any]:
         return self.admin("GET", "stats")
 
@@ -120,6 +135,10 @@ class EmulatorProcess:
 
     def contacts(self) -> List[Dict[str, Any]]:
         return self.admin("GET", "contacts?include_archived=1")["contacts"]
+
+    def companies(self) -> List[Dict[str, Any]]:
+        """Every company (those without users too, archived ones too), with ``archived`` and ``contact_ids``."""
+        return self.admin("GET", "companies?include_archived=1")["companies"]
 
 
 # ---- measured child processes ------------------------------------------------------------------
@@ -222,6 +241,130 @@ def run_measured(command: Sequence[str], *, stdin: Any, stdout: Any, stderr: Any
                        cpu_seconds=result["cpu_seconds"], samples=samples, polled_hwm_kib=max(hwm) if hwm else None)
 
 
+@dataclass
+class ContestantRun:
+    """One contestant's run against the emulator: the process, and what the emulator saw of it."""
+
+    child: ChildResult
+    stats: Dict[str, Any]  # the emulator's stats after the run (counters were reset before it)
+    records: List[Dict[str, Any]]  # the emulator's request log of the run
+    emulator_cpu_ms_per_request: float
+
+
+def run_contestant(emu: EmulatorProcess, command: Sequence[str], input_path: Path, stdout_path: Path,
+                   stderr_path: Path, before: Dict[str, Any], *, tee: bool = False,
+                   timeline_path: Optional[Path] = None) -> ContestantRun:
+    """Run a contestant on an input file under measure_child.py and read the emulator's counters and log.
+
+    ``before`` is the emulator's stats just before the run (after reset and seeding). With ``tee``,
+    the contestant's stderr also goes to ours (the baselines' progress lines). With ``timeline_path``,
+    the request log is written there as CSV.
+    """
+    with open(input_path, "rb") as stdin, open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
+        if tee:
+            child = run_measured(command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, tee_stderr=stderr,
+                                 sample_every=0.5)
+        else:
+            child = run_measured(command, stdin=stdin, stdout=stdout, stderr=stderr, sample_every=0.5)
+    stats = emu.stats()
+    cpu_before, cpu_after = before["server_cpu"], stats["server_cpu"]
+    handled = cpu_after["handled"] - cpu_before["handled"] - 1  # less the stats request itself
+    emulator_cpu_ms = 1000 * (cpu_after["cpu_seconds"] - cpu_before["cpu_seconds"]) / max(1, handled)
+    records = emu.requests(stats["total"] + 10)
+    if timeline_path is not None:
+        write_timeline(timeline_path, records)
+    return ContestantRun(child, stats, records, emulator_cpu_ms)
+
+
+def write_timeline(path: Path, records: List[Dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["time", "duration", "endpoint", "status"])
+        for r in records:
+            writer.writerow(["%.4f" % r["time"], "%.4f" % r["duration"], r["endpoint"], r["status"]])
+
+
+# ---- figures of a run ----------------------------------------------------------------------------
+
+
+def measure(child: ChildResult, stats: Dict[str, Any], records: List[Dict[str, Any]], n: int,
+            rate_limit: int, noun: str = "users", per: str = "user") -> Dict[str, Any]:
+    """The figures of one run of n items: keys ``<noun>``, ``<noun>_per_s`` and ``calls_per_<per>``, and the rest."""
+    limit = window_limit(rate_limit)
+    total = stats["total"]
+    rate_limited = stats["rate_limited"]
+    accepted = total - rate_limited
+    wall = child.wall_seconds
+    windows, detail, log_complete = full_windows(records, child.started, child.ended, limit, total)
+    spans = [(r["time"], r["time"] + r["duration"]) for r in records]
+    first = min((s for s, _ in spans), default=None)
+    last = max((e for _, e in spans), default=None)
+    return {
+        noun: n,
+        "exit_code": child.exit_code,
+        "wall_s": wall,
+        noun + "_per_s": n / wall,
+        "calls": total,
+        "calls_per_" + per: total / n,
+        "counts": stats["counts"],
+        "rate_limited": rate_limited,
+        "ceiling_overall": (accepted / wall) / (limit / WINDOW_SECONDS),
+        "ceiling_windows": statistics.mean(windows) if windows else None,
+        "full_windows": len(windows),
+        "windows_detail": detail,
+        "log_complete": log_complete,
+        "peak_rss_kib": child.peak_rss_kib,
+        "polled_hwm_kib": child.polled_hwm_kib,
+        "cpu_s": child.cpu_seconds,
+        "first_request_after_s": (first - child.started) if first is not None else None,
+        "last_answer_before_exit_s": (child.ended - last) if last is not None else None,
+        "mean_in_flight": sum(e - s for s, e in spans) / (last - first) if spans and last > first else 0.0,
+        "max_in_flight": max_in_flight(spans),
+    }
+
+
+def full_windows(records: List[Dict[str, Any]], started: float, ended: float, limit: int,
+                 total: int) -> Tuple[List[float], List[Dict[str, Any]], bool]:
+    """Utilisation of each rate-limit window touched by the run; the list holds the full windows only."""
+    log_complete = len(records) >= total
+    covered_from = started if log_complete else min((r["time"] for r in records), default=ended)
+    per_window: Dict[int, int] = {}
+    refused: Dict[int, int] = {}
+    for r in records:
+        window = int((r["time"] + r["duration"]) // WINDOW_SECONDS)
+        if r["status"] == 429:
+            refused[window] = refused.get(window, 0) + 1
+        else:
+            per_window[window] = per_window.get(window, 0) + 1
+    first_full = int(math.ceil(covered_from / WINDOW_SECONDS))
+    last_full = int(ended // WINDOW_SECONDS) - 1  # the last window that ends before the run did
+    detail = []
+    for window in range(int(started // WINDOW_SECONDS), int(ended // WINDOW_SECONDS) + 1):
+        detail.append({"window_start": window * WINDOW_SECONDS, "full": first_full <= window <= last_full,
+                       "accepted": per_window.get(window, 0), "refused": refused.get(window, 0)})
+    shares = [per_window.get(w, 0) / limit for w in range(first_full, last_full + 1)]
+    return shares, detail, log_complete
+
+
+def max_in_flight(spans: List[Tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    current = peak = 0
+    for _, delta in events:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+def windows_text(detail: List[Dict[str, Any]]) -> str:
+    """Accepted calls per rate-limit window, partial windows in parentheses, 429s as +N×429."""
+    return ", ".join("%s%d%s" % ("" if w["full"] else "(", w["accepted"], "" if w["full"] else ")")
+                     + ("+%d×429" % w["refused"] if w["refused"] else "") for w in detail)
+
+
+def pct(value: Optional[float]) -> str:
+    return "n/a" if value is None else "%.1f %%" % (100 * value)
+
+
 def _tee(source: IO[bytes], copy: IO[bytes]) -> None:
     for line in iter(source.readline, b""):
         copy.write(line)
@@ -313,12 +456,13 @@ def git_description() -> str:
 
 
 def source_digest() -> str:
-    """A short hash of target_intercom/*.py as they are now (the target is installed in editable mode)."""
+    """A short hash of target_intercom/**/*.py as they are now (the target is installed in editable mode)."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted((REPO / "target_intercom").glob("*.py")):
-        digest.update(path.name.encode())
+    root = REPO / "target_intercom"
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

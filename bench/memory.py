@@ -1,7 +1,7 @@
 """The memory benchmark: peak RSS of target-intercom streaming 1,000,000 records.
 
-    /work/venv/bin/python bench/memory.py                     # 100,000 then 1,000,000 records
-    /work/venv/bin/python bench/memory.py --records 200000 --compare 20000
+    .venv/bin/python bench/memory.py                     # 100,000 then 1,000,000 records
+    .venv/bin/python bench/memory.py --records 200000 --compare 20000
 
 The emulator runs without latency and without a rate limit, seeded with every
 user already holding exactly the record's values: the nightly full re-sync of
@@ -236,7 +236,7 @@ def report(results: List[Dict[str, Any]], args: argparse.Namespace, info: Dict[s
     lines.append("- Contacts in the emulator after the last run: %d (seeded %d); writes by the target: %s." % (
         final_contacts, seeded, ", ".join(str(r["writes"]) for r in results)))
     if len({r["target_source"] for r in results}) > 1:
-        lines.append("- **Warning:** target_intercom/*.py changed between the runs (source digests %s)."
+        lines.append("- **Warning:** target_intercom/**/*.py changed between the runs (source digests %s)."
                      % ", ".join(r["target_source"] for r in results))
     if emulator_hwm:
         lines.append("- The emulator's own peak RSS (not measured against the goal): %s." % mib(emulator_hwm))

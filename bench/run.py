@@ -1,8 +1,8 @@
 """The throughput benchmark: target-intercom against the naive baseline, three workloads, one emulator.
 
-    /work/venv/bin/python bench/run.py                      # 6,000 users, all three workloads (~50 min)
-    /work/venv/bin/python bench/run.py --users 300          # a quick check (~3 min)
-    /work/venv/bin/python bench/run.py --workloads unchanged --skip-baseline
+    .venv/bin/python bench/run.py                      # 6,000 users, all three workloads (~50 min)
+    .venv/bin/python bench/run.py --users 300          # a quick check (~3 min)
+    .venv/bin/python bench/run.py --workloads unchanged --skip-baseline
 
 It starts ``python -m intercom_emulator`` with Intercom-like latency (80 ms ± 10 ms a
 call) and the default rate limit (10,000 a minute = 1,667 per 10-second window).
@@ -18,11 +18,7 @@ run's request timeline (CSV) go to ``bench/results/<timestamp>/``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -32,20 +28,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads  # noqa: E402
 from common import (  # noqa: E402
     BENCH,
-    ChildResult,
     EmulatorProcess,
     WINDOW_SECONDS,
     log,
     machine,
     machine_lines,
+    measure,
     mib,
+    pct,
     results_path,
-    run_measured,
+    run_contestant,
     source_digest,
     summary_line,
     table,
     target_command,
     window_limit,
+    windows_text,
 )
 
 TOKEN = "bench-token"
@@ -160,23 +158,14 @@ def run_one(emu: EmulatorProcess, workload: str, contestant: str, n: int, input_
     slug = contestant.replace(" ", "-").replace("(", "").replace(")", "")
     stdout_path = run_dir / ("%s-%s.stdout" % (slug, workload))
     stderr_path = run_dir / ("%s-%s.stderr" % (slug, workload))
-    with open(input_path, "rb") as stdin, open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        # The baseline's progress lines go to our stderr as well as to its log.
-        if contestant == "baseline":
-            child = run_measured(command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, tee_stderr=stderr,
-                                 sample_every=0.5)
-        else:
-            child = run_measured(command, stdin=stdin, stdout=stdout, stderr=stderr, sample_every=0.5)
-    stats = emu.stats()
-    cpu_before, cpu_after = before["server_cpu"], stats["server_cpu"]
-    handled = cpu_after["handled"] - cpu_before["handled"] - 1  # less the stats request itself
-    emulator_cpu_ms = 1000 * (cpu_after["cpu_seconds"] - cpu_before["cpu_seconds"]) / max(1, handled)
-    records = emu.requests(stats["total"] + 10)
+    # The baseline's progress lines go to our stderr as well as to its log.
+    run = run_contestant(emu, command, input_path, stdout_path, stderr_path, before, tee=contestant == "baseline",
+                         timeline_path=run_dir / ("%s-%s.requests.csv" % (slug, workload)))
     check = workloads.check_contacts(emu.contacts(), n)
     states = [line for line in stdout_path.read_text().splitlines() if line.strip()]
     state_ok = bool(states) and json.loads(states[-1]) == workloads.final_state(n)
-    write_timeline(run_dir / ("%s-%s.requests.csv" % (slug, workload)), records)
-    result = measure(child, stats, records, n, rate_limit)
+    child = run.child
+    result = measure(child, run.stats, run.records, n, rate_limit)
     result.update({
         "workload": workload,
         "contestant": contestant,
@@ -185,7 +174,7 @@ def run_one(emu: EmulatorProcess, workload: str, contestant: str, n: int, input_
         "states_printed": len(states),
         "verified": child.exit_code == 0 and state_ok and check["all_ok"],
         "summary": summary_line(stderr_path) if contestant != "baseline" else None,
-        "emulator_cpu_ms_per_request": emulator_cpu_ms,
+        "emulator_cpu_ms_per_request": run.emulator_cpu_ms_per_request,
         "target_source": digest,
     })
     log("[%s] %s: exit %d, %.1f s, %.1f users/s, %.3f calls/user, %d 429s, peak RSS %s, %s"
@@ -193,81 +182,6 @@ def run_one(emu: EmulatorProcess, workload: str, contestant: str, n: int, input_
            result["rate_limited"], mib(child.peak_rss_kib),
            "verified" if result["verified"] else "NOT VERIFIED: %s" % describe_failure(result)))
     return result
-
-
-def measure(child: ChildResult, stats: Dict[str, Any], records: List[Dict[str, Any]], n: int,
-            rate_limit: int) -> Dict[str, Any]:
-    limit = window_limit(rate_limit)
-    total = stats["total"]
-    rate_limited = stats["rate_limited"]
-    accepted = total - rate_limited
-    wall = child.wall_seconds
-    windows, detail, log_complete = full_windows(records, child.started, child.ended, limit, total)
-    spans = [(r["time"], r["time"] + r["duration"]) for r in records]
-    first = min((s for s, _ in spans), default=None)
-    last = max((e for _, e in spans), default=None)
-    return {
-        "users": n,
-        "exit_code": child.exit_code,
-        "wall_s": wall,
-        "users_per_s": n / wall,
-        "calls": total,
-        "calls_per_user": total / n,
-        "counts": stats["counts"],
-        "rate_limited": rate_limited,
-        "ceiling_overall": (accepted / wall) / (limit / WINDOW_SECONDS),
-        "ceiling_windows": statistics.mean(windows) if windows else None,
-        "full_windows": len(windows),
-        "windows_detail": detail,
-        "log_complete": log_complete,
-        "peak_rss_kib": child.peak_rss_kib,
-        "polled_hwm_kib": child.polled_hwm_kib,
-        "cpu_s": child.cpu_seconds,
-        "first_request_after_s": (first - child.started) if first is not None else None,
-        "last_answer_before_exit_s": (child.ended - last) if last is not None else None,
-        "mean_in_flight": sum(e - s for s, e in spans) / (last - first) if spans and last > first else 0.0,
-        "max_in_flight": max_in_flight(spans),
-    }
-
-
-def full_windows(records: List[Dict[str, Any]], started: float, ended: float, limit: int,
-                 total: int) -> Tuple[List[float], List[Dict[str, Any]], bool]:
-    """Utilisation of each rate-limit window touched by the run; the list holds the full windows only."""
-    log_complete = len(records) >= total
-    covered_from = started if log_complete else min((r["time"] for r in records), default=ended)
-    per_window: Dict[int, int] = {}
-    refused: Dict[int, int] = {}
-    for r in records:
-        window = int((r["time"] + r["duration"]) // WINDOW_SECONDS)
-        if r["status"] == 429:
-            refused[window] = refused.get(window, 0) + 1
-        else:
-            per_window[window] = per_window.get(window, 0) + 1
-    first_full = int(math.ceil(covered_from / WINDOW_SECONDS))
-    last_full = int(ended // WINDOW_SECONDS) - 1  # the last window that ends before the run did
-    detail = []
-    for window in range(int(started // WINDOW_SECONDS), int(ended // WINDOW_SECONDS) + 1):
-        detail.append({"window_start": window * WINDOW_SECONDS, "full": first_full <= window <= last_full,
-                       "accepted": per_window.get(window, 0), "refused": refused.get(window, 0)})
-    shares = [per_window.get(w, 0) / limit for w in range(first_full, last_full + 1)]
-    return shares, detail, log_complete
-
-
-def max_in_flight(spans: List[Tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
-    current = peak = 0
-    for _, delta in events:
-        current += delta
-        peak = max(peak, current)
-    return peak
-
-
-def write_timeline(path: Path, records: List[Dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["time", "duration", "endpoint", "status"])
-        for r in records:
-            writer.writerow(["%.4f" % r["time"], "%.4f" % r["duration"], r["endpoint"], r["status"]])
 
 
 def describe_failure(result: Dict[str, Any]) -> str:
@@ -285,10 +199,6 @@ def describe_failure(result: Dict[str, Any]) -> str:
 
 
 # ---- the report -----------------------------------------------------------------------------------
-
-
-def pct(value: Optional[float]) -> str:
-    return "n/a" if value is None else "%.1f %%" % (100 * value)
 
 
 def report(results: Dict[Tuple[str, str], Dict[str, Any]], chosen: List[str], contestants: List[str], n: int,
@@ -328,8 +238,7 @@ def report(results: Dict[Tuple[str, str], Dict[str, Any]], chosen: List[str], co
     rows = []
     for workload in chosen:
         r = results[(workload, "target")]
-        windows = ", ".join("%s%d%s" % ("" if w["full"] else "(", w["accepted"], "" if w["full"] else ")")
-                            + ("+%d×429" % w["refused"] if w["refused"] else "") for w in r["windows_detail"])
+        windows = windows_text(r["windows_detail"])
         rows.append([workload, "%.2f" % (r["first_request_after_s"] or 0), "%.2f" % (r["last_answer_before_exit_s"] or 0),
                      "%.1f" % r["mean_in_flight"], r["max_in_flight"], windows,
                      "%.2f" % (1000 * r["cpu_s"] / r["users"]), "%.2f" % r["emulator_cpu_ms_per_request"],
@@ -339,7 +248,7 @@ def report(results: Dict[Tuple[str, str], Dict[str, Any]], chosen: List[str], co
                     "target CPU ms per user (start-up included)", "emulator CPU ms per API call", "target's summary line"], rows)
     digests = sorted({r["target_source"] for r in results.values()})
     if len(digests) > 1:
-        lines += ["", "**Warning:** target_intercom/*.py changed during this run; the runs did not all measure the "
+        lines += ["", "**Warning:** target_intercom/**/*.py changed during this run; the runs did not all measure the "
                   "same code. Source digest per run: %s." % ", ".join(
                       "%s/%s %s" % (key[0], key[1], r["target_source"]) for key, r in results.items())]
     incomplete = [key for key, r in results.items() if not r["log_complete"]]

@@ -191,7 +191,8 @@ def expected_contact(i: int) -> Dict[str, Any]:
     return contact(i, values(i))
 
 
-def _same(held: Any, wanted: Any) -> bool:
+def same_value(held: Any, wanted: Any) -> bool:
+    """Whether Intercom holds the wanted value, with its type (a float may come back as an equal integer)."""
     if isinstance(held, bool) or isinstance(wanted, bool):
         return held is wanted
     if isinstance(wanted, float):
@@ -223,7 +224,7 @@ def check_contacts(contacts: List[Dict[str, Any]], n: int) -> Dict[str, Any]:
         wrong = [field for field in ("email", "role", "name") if held.get(field) != wanted[field]]
         custom = held.get("custom_attributes") or {}
         wrong += ["custom_attributes.%s (%r, wanted %r)" % (name, custom.get(name), value)
-                  for name, value in wanted["custom_attributes"].items() if not _same(custom.get(name), value)]
+                  for name, value in wanted["custom_attributes"].items() if not same_value(custom.get(name), value)]
         if wrong:
             problems.append("%s: %s" % (wanted["external_id"], ", ".join(wrong)))
         else:

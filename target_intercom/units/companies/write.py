@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from typing import Any, Dict, Mapping
 
 from target_intercom.intercom import IntercomCompany, Refused
@@ -27,6 +28,8 @@ class CompanyWriter:
         self._catalog = workspace.catalog("company")
         self.directory = directory
         self._dry_run_ids = itertools.count(1)
+        # Users of one company are written concurrently: one resolve per company at a time (striped locks).
+        self._resolving = [threading.Lock() for _ in range(64)]
 
     def write(self, payload: CompanyPayload, stream: str) -> IntercomCompany:
         """Create or update the company (counted on `stream`); raises RecordRejected or Refused when it cannot."""
@@ -52,9 +55,12 @@ class CompanyWriter:
         known = self.directory.get(company_id)
         if known is not None:
             return known.id
-        company = self._upsert({"company_id": company_id}, None)
-        self.directory.remember(company)
-        return company.id
+        with self._resolving[hash(company_id) % len(self._resolving)]:
+            known = self.directory.get(company_id)  # resolved while this thread waited?
+            if known is None:
+                known = self._upsert({"company_id": company_id}, None)
+                self.directory.remember(known)
+        return known.id
 
     def _upsert(self, body: Mapping[str, Any], payload: Any) -> IntercomCompany:
         if self._workspace.dry_run:
