@@ -32,15 +32,17 @@ from common import (  # noqa: E402
     log,
     machine,
     machine_lines,
+    measure,
     mib,
+    pct,
     results_path,
     run_measured,
     summary_line,
     table,
     target_command,
     window_limit,
+    write_timeline,
 )
-from run import measure, pct, write_timeline  # noqa: E402
 
 TOKEN = "bench-token"
 STREAM = "events"

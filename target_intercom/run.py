@@ -274,7 +274,7 @@ def _attribute_usage(catalog: AttributeCatalog) -> str:
     )
     if catalog.used_before_run + len(catalog.created) > catalog.limit:
         line += (
-            f", more than Intercom's limit: the run would stop before writing (exclude columns with "
+            ", more than Intercom's limit: the run would stop before writing (exclude columns with "
             "custom_attributes_exclude or archive unused attributes)"
         )
     return line

@@ -17,7 +17,7 @@ from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Keys, Payload
 from target_intercom.units.contacts.mapping import contact_keys
 from target_intercom.units.events.metadata import Item, MetadataRules, ordered_items
-from target_intercom.values import ValueRejected, to_text, to_unix_seconds
+from target_intercom.values import ValueRejected, to_unix_seconds
 
 METADATA = "metadata"
 # The fields that may name an event's user.
