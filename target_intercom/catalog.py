@@ -134,8 +134,8 @@ class AttributeCatalog:
     def _lookup(self, name: str) -> Optional[DataAttribute]:
         return self._known().get(name) or self._standard.get(name.lower())
 
-    def custom_attributes(self, payload: WritesCustomAttributes, stream: str) -> Dict[str, Any]:
-        """The payload's custom attributes, converted to the workspace's types (`stream` counts truncations)."""
+    def custom_attributes(self, payload: WritesCustomAttributes, stream: Optional[str]) -> Dict[str, Any]:
+        """The payload's custom attributes, converted to the workspace's types (`stream`, if any, counts truncations)."""
         converted: Dict[str, Any] = {}
         truncated = False
         for name, value in payload.custom.items():
@@ -161,7 +161,7 @@ class AttributeCatalog:
             if attribute.data_type == "string" and len(converted[name]) > MAX_STRING_ATTRIBUTE_LENGTH:
                 converted[name] = self._cut(name, converted[name])
                 truncated = True
-        if truncated:
+        if truncated and stream is not None:
             self._stats.add(stream, TRUNCATED)
         return converted
 

@@ -124,9 +124,23 @@ def test_a_small_sync_does_not_read_every_company_of_a_large_workspace(target, e
     result = target.run(messages, config={"users_stream": None, **BOTH})
     assert result.returncode == 0, result
     assert by_company_id(emulator)["old7"]["name"] == "Renamed"
-    # One page of the listing tells how large the workspace is; the other 14 are not read.
+    # One page of the listing tells how large the workspace is, and looking the two companies up shows them
+    # changed or new: the other 14 pages are not read.
     assert emulator.count("POST /companies/list") == 1
+    assert emulator.count("GET /companies") == 2
     assert emulator.count("POST /companies") == 2
+
+
+def test_a_full_resync_reads_the_workspace_once_and_writes_no_unchanged_company(target, emulator) -> None:
+    emulator.seed_contact(external_id="owner", email="owner@example.com")
+    emulator.seed_companies({"company_id": f"c{i}", "name": f"Co {i}", "external_ids": ["owner"]} for i in range(300))
+    messages = [companies_schema()] + [company({"company_id": f"c{i}", "name": f"Co {i}"}) for i in range(300)]
+    result = target.run(messages, config={"users_stream": None, **BOTH})
+    assert result.returncode == 0, result
+    assert emulator.count("POST /companies") == 0
+    assert emulator.count("POST /companies/list") == 5  # 300 companies, 60 a page
+    assert emulator.count("GET /companies") <= 5
+    assert "300 companies read; created 0, updated 0, unchanged 300, rejected 0" in summary(result)
 
 
 def test_users_are_attached_to_the_companies_their_records_name(target, emulator) -> None:

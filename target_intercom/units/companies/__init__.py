@@ -48,9 +48,9 @@ class CompaniesUnit:
     def prepare(self, payloads: Sequence[Payload]) -> "CompanyBatch":
         companies = [p for p in payloads if isinstance(p, CompanyPayload)]
         directory: CompanyDirectory = self._writer.directory
-        unknown = {p.company_id for p in companies if directory.get(p.company_id) is None}
-        directory.consider_reading(len(unknown))
         self._workspace.catalog("company").prepare(companies)
+        unknown = {p.company_id: p for p in companies if directory.get(p.company_id) is None}
+        directory.consider_reading(list(unknown.values()), lambda p: p.company_id, self._writer.holds_values)
         return CompanyBatch(self, companies)
 
     def write(self, payloads: Sequence[CompanyPayload]) -> None:

@@ -4,11 +4,14 @@ A company's Intercom id is needed to attach users to it, and its values to
 skip a write that would change nothing. The companies this run wrote are
 remembered (no lookup per user). Reading the whole workspace costs one call
 per page of companies; it pays on a full re-sync, where most companies are
-unchanged, and not on a small incremental sync of a large workspace. So the
-directory reads everything only once the stream has brought at least as many
-companies as the listing has pages left: a sync that small spends at most
-twice what the cheaper choice would have. Intercom lists only companies that
-have users; others are written as if unknown (one call, like an unknown one).
+unchanged, and not on an incremental sync, where most are changed and must be
+written anyway. So the directory first reads one page (which tells how many
+there are) and looks a few of the stream's first unknown companies up by
+company_id (a look-up that finds a company unchanged saves its write, so it
+costs little): it reads everything once the companies the stream brought,
+counted at the share found unchanged, outnumber the pages left to read.
+Intercom lists only companies that have users; others are written as if
+unknown (one call, like an unknown one).
 """
 
 from __future__ import annotations
@@ -16,12 +19,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 
 from target_intercom.intercom import IntercomCompany
 from target_intercom.intercom.companies import LIST_LIMIT, LIST_PAGE_SIZE, CompaniesApi
 
+T = TypeVar("T")
+
 logger = logging.getLogger(__name__)
+
+# How many of the stream's companies are looked up to tell a full re-sync from an incremental sync.
+SAMPLE_SIZE = 5
 
 
 class CompanyDirectory:
@@ -37,6 +45,8 @@ class CompanyDirectory:
         self._pages: Optional[int] = None
         self._read_all = False
         self._seen = 0
+        self._sampled = 0
+        self._sampled_unchanged = 0
 
     def get(self, company_id: str) -> Optional[IntercomCompany]:
         with self._lock:
@@ -53,18 +63,37 @@ class CompanyDirectory:
             if entry is not None:
                 self._used -= entry[1]
 
-    def consider_reading(self, unknown: int) -> None:
-        """The stream brought `unknown` more companies the directory does not hold; read everything if that pays."""
+    def consider_reading(
+        self, unknown: Sequence[T], company_id: Callable[[T], str], unchanged: Callable[[T, IntercomCompany], bool]
+    ) -> None:
+        """The stream brought these companies the directory does not hold; read everything if that pays.
+
+        `unchanged` tells whether a company holds a record's values already.
+        """
         with self._reading:
             if self._read_all:
                 return
-            self._seen += unknown
+            self._seen += len(unknown)
             if self._pages is None:
                 companies, self._pages = self._api.list_page(1)
                 self._remember_all(companies)
-            if self._pages > 1 and self._seen >= self._pages - 1 and self._fits(self._pages):
+            if self._pages <= 1:
+                self._read_all = True
+                return
+            self._sample(unknown, company_id, unchanged)
+            share = self._sampled_unchanged / self._sampled if self._sampled else 0.0
+            if share * self._seen >= self._pages - 1 and self._fits(self._pages):
                 self._read_rest(self._pages)
-            self._read_all = self._read_all or self._pages <= 1
+
+    def _sample(
+        self, unknown: Sequence[T], company_id: Callable[[T], str], unchanged: Callable[[T, IntercomCompany], bool]
+    ) -> None:
+        for item in unknown[: max(0, SAMPLE_SIZE - self._sampled)]:
+            found = self._api.find(company_id(item))
+            self._sampled += 1
+            if found is not None:
+                self.remember(found)
+                self._sampled_unchanged += unchanged(item, found)
 
     def _fits(self, pages: int) -> bool:
         with self._lock:

@@ -8,6 +8,7 @@ import threading
 from typing import Any, Dict, Mapping
 
 from target_intercom.intercom import IntercomCompany, Refused
+from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Workspace
 from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyPayload
@@ -49,6 +50,14 @@ class CompanyWriter:
         created = known is None and company.created_at == company.updated_at
         self._workspace.stats.add(stream, "created" if created else "updated")
         return company
+
+    def holds_values(self, payload: CompanyPayload, company: IntercomCompany) -> bool:
+        """Whether the company holds the record's values (counting nothing: a look, not a write)."""
+        try:
+            custom = self._catalog.custom_attributes(payload, None)
+        except RecordRejected:
+            return False
+        return holds(company, payload.core, custom)
 
     def resolve(self, company_id: str) -> str:
         """The company's Intercom id: known, or from an upsert that names only the company_id (which changes nothing)."""

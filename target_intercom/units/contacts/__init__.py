@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from target_intercom.intercom import Refused
+from target_intercom.intercom import IntercomCompany, Refused
 from target_intercom.units.base import Group, Mapper, Payload, Workspace
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
-from target_intercom.units.contacts.companies import Attachments
+from target_intercom.units.contacts.companies import Attachments, CompanyRef
 from target_intercom.units.contacts.identity import (
     ContactIndex,
     RecentContacts,
@@ -62,6 +62,7 @@ class ContactsUnit:
         self._owner_id_as_text = owner_id_as_text
         self._recent = RecentContacts()
         self._search = ContactSearch(workspace.client.contacts)
+        self._companies = companies
         attachments = Attachments(workspace, companies, stream, companies_stats)
         self._writer = ContactWriter(workspace, self._recent, attachments, stream)
         self._bulk: Optional[BulkWriter] = None
@@ -97,7 +98,19 @@ class ContactsUnit:
         if companies:
             # Users that describe no company need no listing of company attributes.
             self._workspace.catalog("company").prepare(companies)
+        self._consider_reading_companies(contacts)
         return ContactBatch(self, contacts, Resolver(found, self._recent, _unsearched(refused)))
+
+    def _consider_reading_companies(self, contacts: List[ContactPayload]) -> None:
+        """Users name companies by company_id; attaching needs Intercom's id, which reading the workspace gives."""
+        directory = self._companies.directory
+        unknown = {ref.company_id: ref for p in contacts for ref in p.companies if directory.get(ref.company_id) is None}
+        if unknown:
+            directory.consider_reading(list(unknown.values()), lambda ref: ref.company_id, self._found_saves_a_call)
+
+    def _found_saves_a_call(self, ref: CompanyRef, company: IntercomCompany) -> bool:
+        # A company only named needs its id, found; one described needs its values, held.
+        return ref.company is None or self._companies.holds_values(ref.company, company)
 
     def close(self) -> None:
         if self._bulk is not None:
