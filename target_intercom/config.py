@@ -195,6 +195,16 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
                 "a nested object's flattened names (a__b) too, and a excludes every a__*."
             ),
         },
+        "archived_contacts": {
+            "type": "string",
+            "enum": ["skip", "unarchive"],
+            "default": "skip",
+            "description": (
+                "A user whose user_id or email an archived (or deleted) Intercom contact holds: skip leaves it alone "
+                "(listed in the rejects file, not counted as rejected); unarchive unarchives and updates it "
+                "(a deleted one is still skipped)."
+            ),
+        },
         "long_text": {
             "type": "string",
             "enum": ["truncate", "reject"],
@@ -256,6 +266,7 @@ class Config:
     max_retry_time: float
     custom_attributes_exclude: FrozenSet[str]
     long_text: str
+    archived_contacts: str
     rejected_records_file: Optional[str]
     max_rejected_records: int
     progress_interval: float
@@ -304,6 +315,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         max_retry_time=float(settings["max_retry_time"]),
         custom_attributes_exclude=frozenset(settings["custom_attributes_exclude"]),
         long_text=settings["long_text"],
+        archived_contacts=settings["archived_contacts"],
         rejected_records_file=settings.get("rejected_records_file"),
         max_rejected_records=settings["max_rejected_records"],
         progress_interval=float(settings["progress_interval"]),

@@ -233,6 +233,7 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
                 max_concurrency=config.max_concurrency,
                 companies=companies,
                 companies_stats=COMPANIES_NAMED_BY_USERS,
+                unarchive=config.archived_contacts == "unarchive",
             )
         )
     if config.companies_stream:

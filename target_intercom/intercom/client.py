@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from target_intercom.intercom.admins import AdminsApi
 from target_intercom.intercom.attributes import DataAttributesApi
 from target_intercom.intercom.companies import CompaniesApi
 from target_intercom.intercom.contacts import ContactsApi
@@ -34,6 +35,7 @@ class IntercomClient:
         self.contacts = ContactsApi(self.http)
         self.data_attributes = DataAttributesApi(self.http)
         self.companies = CompaniesApi(self.http)
+        self.admins = AdminsApi(self.http)
         self.events = EventsApi(self.http)
 
     @property

@@ -47,10 +47,15 @@ class ContactsApi:
         try:
             found = self._http.call(label, send)
         except Refused as exc:
+            if exc.merged_into:
+                return self.find(exc.merged_into)  # merged: the contact it became
             if exc.status in (404, 410):
                 return None
             raise
         return contact_from_sdk(found)
+
+    def unarchive(self, contact_id: str) -> None:
+        self._http.send_json("POST", f"/contacts/{_quoted(contact_id)}/unarchive", None, "POST /contacts/{id}/unarchive")
 
     def create(self, body: Mapping[str, Any]) -> IntercomContact:
         return contact_from_json(self._http.send_json("POST", "/contacts", body, "POST /contacts"))

@@ -34,6 +34,7 @@ T = TypeVar("T")
 
 PREVIEW_VERSION = "Preview"
 _CONFLICT_ID = re.compile(r"id=([0-9A-Za-z_-]+)")
+_CANONICAL = re.compile(r"</contacts/([^>/]+)>\s*;\s*rel=\"?canonical")
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 30.0
 
@@ -41,11 +42,20 @@ _BACKOFF_MAX = 30.0
 class Refused(Exception):
     """Intercom refused a request with a 4xx other than 401/403/409/429 (or a bulk job's "closed" 403)."""
 
-    def __init__(self, status: int, code: Optional[str], message: str) -> None:
+    def __init__(
+        self, status: int, code: Optional[str], message: str, headers: Optional[Mapping[str, str]] = None
+    ) -> None:
         super().__init__(f"Intercom answered {status} {code or ''}: {message}".replace("  ", " "))
         self.status = status
         self.code = code
         self.message = message
+        self.headers: Mapping[str, str] = headers or {}
+
+    @property
+    def merged_into(self) -> Optional[str]:
+        """A 410 for a merged contact names the contact it was merged into: `Link: </contacts/ID>; rel="canonical"`."""
+        found = _CANONICAL.search(self.headers.get("link", "")) if self.status == 410 else None
+        return found.group(1) if found else None
 
     def describe(self) -> str:
         """How a record's rejection quotes Intercom."""
@@ -224,7 +234,7 @@ def _classify(label: str, exc: ApiError) -> str:
         return f"{status} with a body that is not valid JSON"
     if status in (408, 429) or status >= 500:
         return f"{status} {code or ''}".strip()
-    raise Refused(status, code, message)
+    raise Refused(status, code, message, {k.lower(): v for k, v in (exc.headers or {}).items()})
 
 
 def _retry_delay(attempt: int, headers: Mapping[str, str], status: Optional[int]) -> float:

@@ -16,7 +16,9 @@ from target_intercom.units.base import Group, Mapper, Payload, Workspace
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
 from target_intercom.units.contacts.companies import Attachments, CompanyRef
+from target_intercom.units.contacts.owners import Owners
 from target_intercom.units.contacts.identity import (
+    EmailTwins,
     ContactIndex,
     RecentContacts,
     Reject,
@@ -50,10 +52,12 @@ class ContactsUnit:
         max_concurrency: int,
         companies: CompanyWriter,
         companies_stats: str,
+        unarchive: bool = False,
     ) -> None:
         """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs.
 
-        `companies` writes the companies user records name, counted under `companies_stats`.
+        `companies` writes the companies user records name, counted under `companies_stats`;
+        `unarchive` says what becomes of a user an archived contact stands for (see `write`).
         """
         self.stream = stream
         self._workspace = workspace
@@ -63,8 +67,12 @@ class ContactsUnit:
         self._recent = RecentContacts()
         self._search = ContactSearch(workspace.client.contacts)
         self._companies = companies
+        self._twins = EmailTwins()
+        self._warned_twins = False
         attachments = Attachments(workspace, companies, stream, companies_stats)
-        self._writer = ContactWriter(workspace, self._recent, attachments, stream)
+        self._writer = ContactWriter(
+            workspace, self._recent, attachments, stream, unarchive=unarchive, owners=Owners(workspace.client)
+        )
         self._bulk: Optional[BulkWriter] = None
         if bulk_job_timeout is not None:
             self._bulk = BulkWriter(
@@ -99,7 +107,7 @@ class ContactsUnit:
             # Users that describe no company need no listing of company attributes.
             self._workspace.catalog("company").prepare(companies)
         self._consider_reading_companies(contacts)
-        return ContactBatch(self, contacts, Resolver(found, self._recent, _unsearched(refused)))
+        return ContactBatch(self, contacts, Resolver(found, self._recent, _unsearched(refused), self._twins))
 
     def _consider_reading_companies(self, contacts: List[ContactPayload]) -> None:
         """Users name companies by company_id; attaching needs Intercom's id, which reading the workspace gives."""
@@ -115,13 +123,21 @@ class ContactsUnit:
     def close(self) -> None:
         if self._bulk is not None:
             self._bulk.close()
+        if len(self._twins) and not self._warned_twins:
+            self._warned_twins = True
+            logger.warning(
+                "%d users share an email with a user that has no user_id: that user was created in Intercom "
+                "(by the Messenger or another integration) too recently for search to show it when these were "
+                "created, so rule 3 could not give it the user_id; merge each pair in Intercom",
+                len(self._twins),
+            )
 
     def _look_up_by_id(self, contact_id: str, found: ContactIndex) -> None:
         # Search lags writes; a lookup by id does not. A value that cannot be
         # an Intercom id is not worth a request, but is worth a warning.
         contact = self._workspace.client.contacts.find(contact_id) if looks_like_intercom_id(contact_id) else None
         if contact is not None:
-            found.add(contact)
+            found.add(contact, also_as=contact_id)  # a merged contact is found as the one it became
         elif not self._warned_unknown_id:
             self._warned_unknown_id = True
             logger.warning(

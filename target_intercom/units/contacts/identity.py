@@ -86,10 +86,14 @@ class ContactIndex:
         self._by_id: Dict[str, IntercomContact] = {}
         self._by_external_id: Dict[str, str] = {}
         self._by_email: Dict[str, Dict[str, None]] = {}
+        self._merged: Dict[str, str] = {}  # a merged contact's id: the id of the one it became
 
-    def add(self, contact: IntercomContact) -> None:
+    def add(self, contact: IntercomContact, also_as: Optional[str] = None) -> None:
+        """Index the contact; `also_as`: another id that leads to it (one merged into it)."""
         self.discard(contact.id)
         self._by_id[contact.id] = contact
+        if also_as is not None and also_as != contact.id:
+            self._merged[also_as] = contact.id
         if contact.external_id:
             self._by_external_id[contact.external_id] = contact.id
         if contact.email:
@@ -108,7 +112,7 @@ class ContactIndex:
                 self._by_email.pop(old.email.lower(), None)
 
     def by_id(self, contact_id: str) -> Optional[IntercomContact]:
-        return self._by_id.get(contact_id)
+        return self._by_id.get(self._merged.get(contact_id, contact_id))
 
     def by_external_id(self, external_id: str) -> Optional[IntercomContact]:
         contact_id = self._by_external_id.get(external_id)
@@ -180,16 +184,48 @@ def footprint(contact: IntercomContact) -> int:
     return 750 + sum(130 + (len(v) if isinstance(v, str) else 0) for v in values)
 
 
+class EmailTwins:
+    """Users that share their email with a user that has no user_id: rule 3 missed them.
+
+    A user with an email but no user_id, created elsewhere (the Messenger,
+    another integration) moments before this run, is invisible to search; a
+    record with that email and a user_id then creates a second user where
+    rule 3 would have given the first one the user_id (Intercom creates it:
+    it does not match on email when a user_id is sent). Once search shows
+    both, a later run sees the pair and says so.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: Set[str] = set()
+
+    def note(self, payload: ContactPayload, match: IntercomContact, candidates: "ContactIndex") -> None:
+        if not (payload.external_id and payload.email and match.external_id == payload.external_id):
+            return
+        if any(c.id != match.id and not c.external_id and c.role in (None, "user") for c in candidates.by_email(payload.email)):
+            with self._lock:
+                self._ids.add(match.id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+
 class Resolver:
     """Applies the lookup rules to one record, given what search found and what this run wrote."""
 
     def __init__(
-        self, found: ContactIndex, recent: RecentContacts, unsearched: Optional[Mapping[Term, Reject]] = None
+        self,
+        found: ContactIndex,
+        recent: RecentContacts,
+        unsearched: Optional[Mapping[Term, Reject]] = None,
+        twins: Optional[EmailTwins] = None,
     ) -> None:
         """`unsearched`: the terms Intercom refused to search for, and how their records are rejected."""
         self._found = found
         self._recent = recent
         self._unsearched = unsearched or {}
+        self._twins = twins
 
     def groups(self, payloads: Sequence[ContactPayload]) -> List[Tuple[Keys, List[ContactPayload]]]:
         return group_by_user(payloads, self._recent, self._found)
@@ -201,9 +237,12 @@ class Resolver:
                     return self._unsearched[term]
         candidates = ContactIndex()
         for contact in self._candidates(payload):
-            candidates.add(contact)
+            # A merged contact's old id leads to the contact it became.
+            candidates.add(contact, also_as=payload.intercom_id if contact is self._found_by_id(payload) else None)
         match = _match(payload, candidates)
         if isinstance(match, IntercomContact):
+            if self._twins is not None:
+                self._twins.note(payload, match, candidates)
             if holds(match, payload.core, custom):
                 return Unchanged(match)
             return Update(match)
@@ -216,10 +255,12 @@ class Resolver:
         email = payload.email.lower()
         return any(c.email is not None and c.email.lower() == email for c in self._candidates(payload))
 
+    def _found_by_id(self, payload: ContactPayload) -> Optional[IntercomContact]:
+        return self._found.by_id(payload.intercom_id) if payload.intercom_id else None
+
     def _candidates(self, payload: ContactPayload) -> Iterable[IntercomContact]:
         # What this run wrote is newer than what search found: it goes last.
-        if payload.intercom_id:
-            yield from _present(self._found.by_id(payload.intercom_id))
+        yield from _present(self._found_by_id(payload))
         if payload.external_id:
             yield from _present(self._found.by_external_id(payload.external_id))
         if payload.email:

@@ -3,6 +3,10 @@
 A create that Intercom answers with 409 (the contact exists, though search did
 not show it yet) becomes an update of the contact the conflict names, which
 is exactly what the lookup rules would have chosen had search been current.
+A conflict with an archived contact (or a deleted one: Intercom keeps its
+identity reserved and answers alike) is skipped or unarchived, as the
+`archived_contacts` setting says. An update of a contact merged into another
+(410) goes to the contact it became.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from target_intercom.intercom import Conflict, IntercomContact, Refused
-from target_intercom.rejects import RecordRejected
+from target_intercom.rejects import RecordRejected, RecordSkipped
 from target_intercom.units.base import Workspace
 from target_intercom.units.contacts.companies import Attachments
 from target_intercom.units.contacts.identity import (
@@ -25,12 +29,30 @@ from target_intercom.units.contacts.identity import (
     update_core,
 )
 from target_intercom.units.contacts.mapping import ContactPayload
+from target_intercom.units.contacts.owners import Owners
 
 logger = logging.getLogger(__name__)
 
+# What the summary counts on the users stream.
+UNARCHIVED = "unarchived"
+
 
 class ContactWriter:
-    def __init__(self, workspace: Workspace, recent: RecentContacts, attachments: Attachments, stream: str) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        recent: RecentContacts,
+        attachments: Attachments,
+        stream: str,
+        unarchive: bool = False,
+        owners: Optional[Owners] = None,
+    ) -> None:
+        """`unarchive`: an archived contact that holds a record's identity is unarchived and updated (else skipped).
+
+        `owners` checks the owner_id records carry against the workspace's admins.
+        """
+        self._unarchive = unarchive
+        self._owners = owners
         self._workspace = workspace
         self._contacts = workspace.client.contacts
         self._catalog = workspace.catalog("contact")
@@ -49,7 +71,9 @@ class ContactWriter:
                 self.write(payload, custom, resolver.decide(payload, custom))
 
     def before(self, payload: ContactPayload) -> None:
-        """What must be written before the user: the companies it describes."""
+        """What is checked or written before the user: its owner, the companies it describes."""
+        if self._owners is not None and payload.core.get("owner_id") is not None:
+            self._owners.check(payload.core["owner_id"])
         self._attachments.before(payload.companies)
 
     def write(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
@@ -91,15 +115,34 @@ class ContactWriter:
     def _update_after_conflict(
         self, conflict: Conflict, payload: ContactPayload, custom: Mapping[str, Any]
     ) -> IntercomContact:
-        if conflict.archived:
-            raise RecordRejected(
-                f"an archived Intercom contact matches this user (id={conflict.existing_id}); "
-                "unarchive it in Intercom to load this record",
-                "conflict_archived",
-            )
+        if conflict.archived and conflict.existing_id:
+            return self._archived(conflict.existing_id, payload, custom)
         if not conflict.existing_id:
             raise RecordRejected(f"Intercom reports a conflicting contact: {conflict}", "conflict")
         return self._update(conflict.existing_id, payload, custom, after_conflict=True)
+
+    def _archived(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
+        if not self._unarchive:
+            raise RecordSkipped(
+                f"an archived Intercom contact holds this user's user_id or email (id={contact_id}); "
+                "archived_contacts is skip (a contact deleted in Intercom looks the same: its identity stays reserved)",
+                "archived_in_intercom",
+                "archived in Intercom",
+            )
+        if not self._dry_run:
+            try:
+                self._contacts.unarchive(contact_id)
+            except Refused as exc:
+                if exc.status != 400:
+                    raise
+                raise RecordSkipped(
+                    f"the Intercom contact holding this user's user_id or email was deleted (id={contact_id}): "
+                    f"{exc.message}",
+                    "deleted_in_intercom",
+                    "deleted in Intercom",
+                ) from None
+        self._workspace.stats.add(self._stream, UNARCHIVED)
+        return self._update(contact_id, payload, custom, after_conflict=True)
 
     def _update(
         self,
@@ -111,9 +154,11 @@ class ContactWriter:
     ) -> IntercomContact:
         """`held` is the contact as the lookup found it; None when a conflict named it."""
         body: Dict[str, Any] = update_core(held, payload.core)
-        if after_conflict:
-            # Search sees only users; the contact a conflict names may be a lead
-            # holding this user_id, and the record says it is a user.
+        if after_conflict or (held is not None and held.role == "lead"):
+            # The record says it is a user. Search sees only users, but a record
+            # may name a lead by its Intercom id (rule 1), and a conflict may
+            # name one; Intercom turns a lead into a user when told so together
+            # with the user_id.
             body["role"] = "user"
         if custom:
             body["custom_attributes"] = dict(custom)
@@ -127,6 +172,9 @@ class ContactWriter:
                 f"its user_id or email belongs to another Intercom contact (id={conflict.existing_id})", "conflict"
             ) from None
         except Refused as exc:
+            if exc.merged_into:
+                # Merged into another contact since the lookup: that one holds the user now.
+                return self._update(exc.merged_into, payload, custom, after_conflict=True)
             if exc.status != 404 or after_conflict:
                 raise
             # Deleted since the lookup: what is left to do is a create.
