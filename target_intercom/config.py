@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Union
 from urllib.parse import urlparse
 
 import jsonschema
@@ -47,9 +47,12 @@ CORE_FIELDS = (
     "owner_id",
     "unsubscribed_from_emails",
     "companies",
+    "tags",
 )
 # The company fields a record can write; everything else becomes a company custom attribute.
 COMPANY_FIELDS = ("company_id", "name", "plan", "size", "website", "industry", "monthly_spend", "remote_created_at")
+# What companies_field_overrides can name: the company fields, and the field listing a company's tags.
+COMPANY_OVERRIDE_FIELDS = COMPANY_FIELDS + ("tags",)
 # What a data event is made of; `events_field_overrides` names their source fields.
 EVENT_FIELDS = ("event_name", "created_at", "user_id", "email", "id", "metadata")
 # Intercom keeps at most this many metadata keys of an event.
@@ -205,6 +208,17 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
                 "(a deleted one is still skipped)."
             ),
         },
+        "managed_tags": {
+            # A list of names, or the string "all": draft 4 applies items to arrays and pattern to strings only.
+            "type": ["array", "string"],
+            "items": {"type": "string", "minLength": 1},
+            "pattern": "^all$",
+            "default": [],
+            "description": (
+                "Tags this target may remove: a user or company carrying one its record does not list loses it. "
+                'A list of tag names, or "all"; empty (the default): tags are only added.'
+            ),
+        },
         "long_text": {
             "type": "string",
             "enum": ["truncate", "reject"],
@@ -266,6 +280,7 @@ class Config:
     max_retry_time: float
     custom_attributes_exclude: FrozenSet[str]
     long_text: str
+    managed_tags: Union[str, List[str]]
     archived_contacts: str
     rejected_records_file: Optional[str]
     max_rejected_records: int
@@ -300,7 +315,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         users_stream=settings.get("users_stream"),
         reserved_field_overrides=_overrides(settings, "reserved_field_overrides", CORE_FIELDS),
         companies_stream=settings.get("companies_stream"),
-        companies_field_overrides=_overrides(settings, "companies_field_overrides", COMPANY_FIELDS),
+        companies_field_overrides=_overrides(settings, "companies_field_overrides", COMPANY_OVERRIDE_FIELDS),
         events_stream=settings.get("events_stream"),
         events_field_overrides=_overrides(settings, "events_field_overrides", EVENT_FIELDS),
         event_metadata_keys=list(settings["event_metadata_keys"]),
@@ -315,6 +330,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         max_retry_time=float(settings["max_retry_time"]),
         custom_attributes_exclude=frozenset(settings["custom_attributes_exclude"]),
         long_text=settings["long_text"],
+        managed_tags=settings["managed_tags"],
         archived_contacts=settings["archived_contacts"],
         rejected_records_file=settings.get("rejected_records_file"),
         max_rejected_records=settings["max_rejected_records"],
@@ -358,9 +374,11 @@ def settings_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     return found
 
 
-def _parse_env_value(variable: str, text: str, kind: str) -> Any:
+def _parse_env_value(variable: str, text: str, kind: Any) -> Any:
     if kind == "string":
         return text
+    if isinstance(kind, list) and not text.lstrip().startswith("["):
+        return text  # managed_tags=all
     if kind == "boolean":
         lowered = text.strip().lower()
         if lowered in ("true", "1", "yes", "on"):
@@ -413,6 +431,8 @@ def _validate(raw: Mapping[str, Any]) -> None:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "type" and isinstance(error.validator_value, list):
+        return 'must be a list of names or "all"'
     if error.validator == "type":
         return f"must be of type {error.validator_value}"
     if error.validator == "enum":
@@ -425,6 +445,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return "must not be empty"
     if error.validator == "maxItems":
         return f"must hold at most {error.validator_value} items"
+    if error.validator == "pattern":
+        return 'must be a list of names or "all"'
     if error.validator == "uniqueItems":
         return "must not name an item twice"
     return error.message

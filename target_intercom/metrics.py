@@ -171,9 +171,12 @@ class Reporter:
 
     def _emit_metrics(self) -> None:
         counts = self._stats.snapshot()
+        reports = {report.stream: report for report in self._streams}
         for (stream, outcome), count in sorted(counts.items()):
             delta = count - self._counts_reported.get((stream, outcome), 0)
-            if delta and outcome != READ and outcome not in NOTES:
+            # Only what ends a record is a record_count: not "tags added", "companies attached", ...
+            ends = stream in reports and (outcome in reports[stream].outcomes or outcome.startswith(SKIPPED))
+            if delta and ends:
                 counter_tags = {"endpoint": stream, "outcome": outcome}
                 log_metric(logger, Point("counter", "record_count", delta, counter_tags))
         self._counts_reported = counts

@@ -40,6 +40,7 @@ from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts import ContactsUnit
 from target_intercom.units.events import EventsUnit
 from target_intercom.units.events.mapping import EventFields
+from target_intercom.units.tags import CompanyTags, ContactTags, ManagedTags, TagCatalog, Tagger
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,8 @@ class Run:
 def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
     """One unit per configured stream, sharing what they share (the company writer and directory)."""
     companies = CompanyWriter(workspace, CompanyDirectory(workspace.client.companies))
+    tags = TagCatalog(workspace.client.tags)
+    managed = ManagedTags(config.managed_tags)
     bulk_job_timeout = config.bulk_job_timeout if config.write_mode == "bulk" and not config.dry_run else None
     units: List[Unit] = []
     if config.users_stream:
@@ -233,14 +236,20 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
                 max_concurrency=config.max_concurrency,
                 companies=companies,
                 companies_stats=COMPANIES_NAMED_BY_USERS,
+                tagger=Tagger(workspace, tags, managed, ContactTags(workspace.client.tags), config.users_stream),
                 unarchive=config.archived_contacts == "unarchive",
             )
         )
     if config.companies_stream:
-        fields = CompanyFields(config.companies_field_overrides)
+        fields = CompanyFields(config.companies_field_overrides, with_tags=True)
         units.append(
             CompaniesUnit(
-                workspace, companies, stream=config.companies_stream, fields=fields, bulk_job_timeout=bulk_job_timeout
+                workspace,
+                companies,
+                stream=config.companies_stream,
+                fields=fields,
+                tagger=Tagger(workspace, tags, managed, CompanyTags(workspace.client.tags), config.companies_stream),
+                bulk_job_timeout=bulk_job_timeout,
             )
         )
     if config.events_stream:

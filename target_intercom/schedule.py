@@ -237,9 +237,10 @@ class Scheduler:
 def _groups(flight: _Flight) -> List[Group]:
     assert flight.prepared is not None
     groups = flight.prepared.groups()
-    if flight.batch.unit.writes_whole_batches and len(groups) > 1:
+    writes = [group for group in groups if not group.after_writes]
+    if flight.batch.unit.writes_whole_batches and len(writes) > 1:
         keys = Keys()
-        for group in groups:
+        for group in writes:
             keys = keys | group.keys
-        return [Group(keys, list(flight.batch.payloads))]
+        return [Group(keys, list(flight.batch.payloads))] + [group for group in groups if group.after_writes]
     return groups

@@ -139,15 +139,15 @@ def test_nested_objects_are_flattened_and_arrays_sent_as_json(target, emulator) 
             "type": "object",
             "properties": {"city": {"type": "string"}, "geo": {"type": "object", "properties": {"lat": {"type": "number"}}}},
         },
-        "tags": {"type": "array", "items": {"type": "string"}},
+        "roles": {"type": "array", "items": {"type": "string"}},
     }
-    rec = {"user_id": "u1", "address": {"city": "Dublin", "geo": {"lat": 53.35}}, "tags": ["a", "b"]}
+    rec = {"user_id": "u1", "address": {"city": "Dublin", "geo": {"lat": 53.35}}, "roles": ["a", "b"]}
     result = target.run([schema("users", props), record(rec)])
     assert result.returncode == 0, result
     assert only_contact(emulator)["custom_attributes"] == {
         "address__city": "Dublin",
         "address__geo__lat": 53.35,
-        "tags": '["a","b"]',
+        "roles": '["a","b"]',
     }
     assert attribute_types(emulator)["address__geo__lat"] == "float"
 

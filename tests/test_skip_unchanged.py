@@ -33,7 +33,7 @@ PROPERTIES: Dict[str, Any] = {
     "mrr": NULLABLE("number"),
     "paid": NULLABLE("boolean"),
     "renews_at": NULLABLE("string", format="date-time"),
-    "tags": NULLABLE("array", items={"type": "string"}),
+    "labels": NULLABLE("array", items={"type": "string"}),
     "address": NULLABLE("object", properties={"city": NULLABLE("string"), "zip": NULLABLE("string")}),
 }
 
@@ -44,7 +44,7 @@ ATTRIBUTE_TYPES = {
     "mrr": "float",
     "paid": "boolean",
     "renews_at": "date",
-    "tags": "string",
+    "labels": "string",
     "address__city": "string",
     "address__zip": "string",
 }
@@ -66,7 +66,7 @@ def rich(i: int) -> Dict[str, Any]:
         "mrr": 99.5 + i,
         "paid": True,
         "renews_at": "2026-03-01T00:00:00+05:30",
-        "tags": ["beta", "vip"],
+        "labels": ["beta", "vip"],
         "address": {"city": "Lyon", "zip": "69001"},
     }
 
@@ -91,7 +91,7 @@ def held(values: Dict[str, Any]) -> Dict[str, Any]:
             "mrr": values["mrr"],
             "paid": values["paid"],
             "renews_at": unix(values["renews_at"]),
-            "tags": json.dumps(values["tags"], separators=(",", ":")),
+            "labels": json.dumps(values["labels"], separators=(",", ":")),
             "address__city": values["address"]["city"],
             "address__zip": values["address"]["zip"],
         },
@@ -162,7 +162,7 @@ CHANGES = {
     "boolean attribute": ("paid", False),
     # The same wall-clock time in another timezone is another moment.
     "date attribute, another offset": ("renews_at", "2026-03-01T00:00:00+01:00"),
-    "array attribute": ("tags", ["beta"]),
+    "array attribute": ("labels", ["beta"]),
     "flattened object attribute": ("address", {"city": "Paris", "zip": "69001"}),
 }
 

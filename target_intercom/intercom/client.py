@@ -9,6 +9,7 @@ from target_intercom.intercom.contacts import ContactsApi
 from target_intercom.intercom.events import EventsApi
 from target_intercom.intercom.http import IntercomHttp, RequestLog
 from target_intercom.intercom.ratelimit import RateGovernor
+from target_intercom.intercom.tags import TagsApi
 
 
 class IntercomClient:
@@ -37,6 +38,7 @@ class IntercomClient:
         self.companies = CompaniesApi(self.http)
         self.admins = AdminsApi(self.http)
         self.events = EventsApi(self.http)
+        self.tags = TagsApi(self.http)
 
     @property
     def log(self) -> RequestLog:

@@ -36,6 +36,9 @@ class IntercomContact:
     # whether that is all of them.
     companies: FrozenSet[str] = frozenset()
     all_companies_listed: bool = True
+    # Ids of the tags the contact object lists (at most 10), and whether that is all of them.
+    tags: FrozenSet[str] = frozenset()
+    all_tags_listed: bool = True
 
 
 @dataclass
@@ -47,6 +50,8 @@ class IntercomCompany:
     # Equal on a company the answer just created.
     created_at: int = 0
     updated_at: int = 0
+    # Ids of the company's tags.
+    tags: FrozenSet[str] = frozenset()
 
 
 @dataclass
@@ -76,6 +81,7 @@ def contact_from_json(item: Mapping[str, Any]) -> IntercomContact:
     # Intercom renders a missing email as "".
     core["email"] = core["email"] or None
     companies, all_listed = _listed_ids(item.get("companies"))
+    tags, all_tags_listed = _listed_ids(item.get("tags"))
     return IntercomContact(
         id=item["id"],
         role=item.get("role"),
@@ -85,6 +91,8 @@ def contact_from_json(item: Mapping[str, Any]) -> IntercomContact:
         custom=dict(item.get("custom_attributes") or {}),
         companies=companies,
         all_companies_listed=all_listed,
+        tags=tags,
+        all_tags_listed=all_tags_listed,
     )
 
 
@@ -93,7 +101,7 @@ def _listed_ids(listing: Any) -> Tuple[FrozenSet[str], bool]:
     if not isinstance(listing, Mapping):
         # Not rendered (an SDK model, or an older answer): nothing is known, so nothing counts as listed.
         return frozenset(), False
-    ids = frozenset(entry["id"] for entry in listing.get("data") or [] if isinstance(entry, Mapping) and "id" in entry)
+    ids = frozenset(str(entry["id"]) for entry in listing.get("data") or [] if isinstance(entry, Mapping) and "id" in entry)
     return ids, not listing.get("has_more")
 
 
@@ -109,7 +117,14 @@ def company_from_json(item: Mapping[str, Any]) -> IntercomCompany:
         custom=dict(item.get("custom_attributes") or {}),
         created_at=item.get("created_at") or 0,
         updated_at=item.get("updated_at") or 0,
+        tags=_company_tag_ids(item.get("tags")),
     )
+
+
+def _company_tag_ids(listing: Any) -> FrozenSet[str]:
+    # A company renders {"type": "tag.list", "tags": [{"id": ..., "name": ...}]}.
+    tags = listing.get("tags") if isinstance(listing, Mapping) else None
+    return frozenset(str(t["id"]) for t in tags or [] if isinstance(t, Mapping) and "id" in t)
 
 
 def data_attribute_from_sdk(model: Any) -> DataAttribute:

@@ -62,6 +62,9 @@ class Group:
 
     keys: Keys
     payloads: Sequence[Payload]
+    # A step that follows the batch's writes (tagging what they wrote): it awaits
+    # their keys, and stays apart when a unit writes whole batches at once.
+    after_writes: bool = False
 
 
 class Outcomes:

@@ -7,13 +7,17 @@ and none when the run knows it already holds the record's values (see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from target_intercom.units.base import Group, Mapper, Payload, Workspace
+from target_intercom.intercom import IntercomCompany
+
+from target_intercom.units.base import Group, Keys, Mapper, Payload, Workspace
 from target_intercom.units.companies.bulk import CompanyBulkWriter
 from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyFields, CompanyMapper, CompanyPayload, identifier_sources
 from target_intercom.units.companies.write import CompanyWriter
+from target_intercom.units.tags import Entity, Tagger
 
 OUTCOMES = ("created", "updated", "unchanged", "rejected")
 
@@ -29,6 +33,7 @@ class CompaniesUnit:
         *,
         stream: str,
         fields: CompanyFields,
+        tagger: Tagger,
         bulk_job_timeout: Optional[float] = None,
     ) -> None:
         """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs."""
@@ -36,6 +41,7 @@ class CompaniesUnit:
         self._workspace = workspace
         self._writer = writer
         self._fields = fields
+        self._tagger = tagger
         self._bulk = None if bulk_job_timeout is None else CompanyBulkWriter(workspace, writer, stream, bulk_job_timeout)
         self.writes_whole_batches = self._bulk is not None
 
@@ -61,6 +67,17 @@ class CompaniesUnit:
             with self._workspace.settling(self.stream, payload):
                 self._writer.write(payload, self.stream)
 
+    def tag(self, payloads: Sequence[CompanyPayload]) -> None:
+        """Give the batch's written companies the tags their records list (see `units.tags`)."""
+        latest: Dict[str, Tuple[CompanyPayload, IntercomCompany]] = {}
+        for payload in payloads:
+            if payload.tags is not None and payload.written is not None:
+                latest[payload.written.id] = (payload, payload.written)  # the later record of a company wins
+        carried = self._tagger.apply([Entity(c.id, p, p.tags or (), c.tags) for p, c in latest.values()])
+        for _, company in latest.values():
+            if carried[company.id] != company.tags and self._writer.directory.get(company.company_id) is not None:
+                self._writer.directory.remember(replace(company, tags=carried[company.id]))
+
     def close(self) -> None:
         if self._bulk is not None:
             self._bulk.close()
@@ -77,7 +94,17 @@ class CompanyBatch:
         by_company: Dict[str, List[CompanyPayload]] = {}
         for payload in self._payloads:
             by_company.setdefault(payload.company_id, []).append(payload)
-        return [Group(members[0].keys(), members) for members in by_company.values()]
+        groups = [Group(members[0].keys(), members) for members in by_company.values()]
+        tagged = [p for p in self._payloads if p.tags is not None]
+        if tagged:
+            # Tags are added per tag across the batch, once its companies are written.
+            awaits = frozenset(key for p in tagged for key in p.keys().claims)
+            groups.append(Group(Keys(awaits=awaits), tagged, after_writes=True))
+        return groups
 
     def write(self, group: Group) -> None:
-        self._unit.write([p for p in group.payloads if isinstance(p, CompanyPayload)])
+        companies = [p for p in group.payloads if isinstance(p, CompanyPayload)]
+        if group.after_writes:
+            self._unit.tag(companies)
+        else:
+            self._unit.write(companies)

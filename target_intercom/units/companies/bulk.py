@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
+from target_intercom.intercom import IntercomCompany
 from target_intercom.units.base import Workspace
 from target_intercom.units.companies.mapping import CompanyPayload
 from target_intercom.units.companies.write import CompanyWriter, holds
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 class _Item:
     payload: CompanyPayload
     custom: Dict[str, Any]
-    known: bool
+    known: Optional[IntercomCompany]
 
 
 class CompanyBulkWriter:
@@ -68,8 +69,13 @@ class CompanyBulkWriter:
         known = self._writer.directory.get(payload.company_id)
         if known is not None and holds(known, payload.core, custom):
             self._workspace.stats.add(self._stream, "unchanged")
+            payload.written = known
             return None
-        return _Item(payload, custom, known is not None)
+        if known is None and payload.tags:
+            # Tagging needs the company's id, which bulk tasks do not return.
+            self._writer.write(payload, self._stream)
+            return None
+        return _Item(payload, custom, known)
 
     def _write_tasks(self, items: List[_Item]) -> None:
         chunks = [items[i : i + MAX_ITEMS_PER_TASK] for i in range(0, len(items), MAX_ITEMS_PER_TASK)]
@@ -87,6 +93,7 @@ class CompanyBulkWriter:
         # Tasks return no ids: the directory forgets the old values rather than keep wrong ones.
         self._writer.directory.forget(item.payload.company_id)
         self._workspace.stats.add(self._stream, "updated" if item.known else "created")
+        item.payload.written = item.known  # its id and tags: an update changes neither
 
     def _check(self, item: _Item) -> None:
         """An item of a task that ended with errors: written as sent, or sent again through the stable upsert."""
@@ -94,6 +101,7 @@ class CompanyBulkWriter:
         if found is not None and holds(found, item.payload.core, item.custom):
             self._writer.directory.remember(found)
             self._workspace.stats.add(self._stream, "updated" if item.known else "created")
+            item.payload.written = found
             return
         self._writer.write(item.payload, self._stream)
 

@@ -8,13 +8,15 @@ custom attribute (see `custom`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from target_intercom.config import COMPANY_FIELDS
 from target_intercom.custom import custom_attributes
+from target_intercom.intercom import IntercomCompany
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Keys, Payload
+from target_intercom.units.tags import tag_names
 from target_intercom.values import ValueRejected, to_float, to_integer, to_text, to_unix_seconds
 
 # Intercom stores monthly_spend as a 32-bit integer.
@@ -36,6 +38,10 @@ class CompanyPayload(Payload):
     core: Dict[str, Any]
     custom: Dict[str, Any]
     custom_types: Dict[str, Optional[str]]
+    # The tag names the record lists; None when it has no tags field (its tags are left alone).
+    tags: Optional[Tuple[str, ...]] = None
+    # The company as Intercom holds it once the record is written (set by the unit).
+    written: Optional[IntercomCompany] = field(default=None, repr=False, compare=False)
 
     def keys(self) -> Keys:
         return Keys(claims=frozenset([company_key(self.company_id)]))
@@ -76,13 +82,15 @@ assert set(CORE_FIELDS) == {COMPANY_ID, *_CONVERTERS}
 class CompanyFields:
     """Reads a company's core fields from a record, under the source names the overrides give them."""
 
-    def __init__(self, overrides: Mapping[str, Optional[str]]) -> None:
+    def __init__(self, overrides: Mapping[str, Optional[str]], with_tags: bool = False) -> None:
+        """`with_tags`: the records have a field listing the company's tags (`tags`, unless overridden)."""
         # An override of None says the records have no source for that field.
         self.sources: Dict[str, str] = {}
         for name in CORE_FIELDS:
             source = overrides.get(name, name)
             if source:
                 self.sources[name] = source
+        self.tags_source = overrides.get("tags", "tags") if with_tags else None
 
     def company_id(self, record: Mapping[str, Any]) -> str:
         source = self.sources.get(COMPANY_ID, COMPANY_ID)
@@ -116,11 +124,23 @@ class CompanyFields:
         except RecordRejected as exc:
             exc.claims = frozenset([company_key(company_id)])
             raise
-        custom, custom_types = custom_attributes(
-            record if custom_source is None else custom_source, properties, set(self.sources.values())
-        )
+        used = set(self.sources.values()) | ({self.tags_source} if self.tags_source else set())
+        custom, custom_types = custom_attributes(record if custom_source is None else custom_source, properties, used)
+        tags = None
+        if self.tags_source and self.tags_source in record:
+            try:
+                tags = tag_names(record[self.tags_source], self.tags_source)
+            except RecordRejected as exc:
+                exc.claims = frozenset([company_key(company_id)])
+                raise
         return CompanyPayload(
-            line=line, record=record, company_id=company_id, core=core, custom=custom, custom_types=custom_types
+            line=line,
+            record=record,
+            company_id=company_id,
+            core=core,
+            custom=custom,
+            custom_types=custom_types,
+            tags=tags,
         )
 
 

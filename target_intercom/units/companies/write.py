@@ -41,6 +41,7 @@ class CompanyWriter:
             known = self._api.find(payload.company_id)
         if known is not None and holds(known, payload.core, custom):
             self._workspace.stats.add(stream, "unchanged")
+            payload.written = known
             return known
         body: Dict[str, Any] = {"company_id": payload.company_id, **payload.core}
         if custom:
@@ -49,6 +50,7 @@ class CompanyWriter:
         self.directory.remember(company)
         created = known is None and company.created_at == company.updated_at
         self._workspace.stats.add(stream, "created" if created else "updated")
+        payload.written = company
         return company
 
     def holds_values(self, payload: CompanyPayload, company: IntercomCompany) -> bool:

@@ -9,10 +9,11 @@ through the stable Contacts API (`write`) or Intercom's Preview bulk jobs
 from __future__ import annotations
 
 import logging
-from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import AbstractSet, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from target_intercom.intercom import IntercomCompany, Refused
-from target_intercom.units.base import Group, Mapper, Payload, Workspace
+from target_intercom.intercom import IntercomCompany, IntercomContact, Refused
+from target_intercom.units.base import Group, Keys, Mapper, Payload, Workspace
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
 from target_intercom.units.contacts.companies import Attachments, CompanyRef
@@ -30,6 +31,7 @@ from target_intercom.units.contacts.identity import (
 from target_intercom.units.contacts.mapping import ContactMapper, ContactPayload
 from target_intercom.units.contacts.search import ContactSearch
 from target_intercom.units.contacts.write import ContactWriter
+from target_intercom.units.tags import Entity, Tagger
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class ContactsUnit:
         max_concurrency: int,
         companies: CompanyWriter,
         companies_stats: str,
+        tagger: Tagger,
         unarchive: bool = False,
     ) -> None:
         """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs.
@@ -67,6 +70,7 @@ class ContactsUnit:
         self._recent = RecentContacts()
         self._search = ContactSearch(workspace.client.contacts)
         self._companies = companies
+        self._tagger = tagger
         self._twins = EmailTwins()
         self._warned_twins = False
         attachments = Attachments(workspace, companies, stream, companies_stats)
@@ -152,6 +156,24 @@ class ContactsUnit:
         else:
             self._writer.write_chain(payloads, resolver)
 
+    def tag(self, payloads: Sequence[ContactPayload]) -> None:
+        """Give the batch's written users the tags their records list (see `units.tags`)."""
+        latest: Dict[str, Tuple[ContactPayload, IntercomContact]] = {}
+        for payload in payloads:
+            if payload.tags is not None and payload.written is not None:
+                latest[payload.written.id] = (payload, payload.written)  # the later record of a user wins
+        entities = [Entity(c.id, p, p.tags or (), self._held_tags(c)) for p, c in latest.values()]
+        carried = self._tagger.apply(entities)
+        for _, contact in latest.values():
+            if carried[contact.id] != contact.tags:
+                self._recent.remember(replace(contact, tags=carried[contact.id], all_tags_listed=True))
+
+    def _held_tags(self, contact: IntercomContact) -> FrozenSet[str]:
+        if contact.all_tags_listed or self._workspace.dry_run:
+            return contact.tags
+        # The contact object lists ten tags at most: the others are read.
+        return frozenset(self._workspace.client.tags.of_contact(contact.id))
+
 
 def _unsearched(refused: Mapping[Term, Refused]) -> Dict[Term, Reject]:
     """How a record is rejected when Intercom refused to search for one of its values on its own."""
@@ -175,8 +197,17 @@ class ContactBatch:
         self._resolver = resolver
 
     def groups(self) -> List[Group]:
-        return [Group(keys, members) for keys, members in self._resolver.groups(self._payloads)]
+        groups = [Group(keys, members) for keys, members in self._resolver.groups(self._payloads)]
+        tagged = [p for p in self._payloads if p.tags is not None]
+        if tagged:
+            # Tags are added per tag across the batch, once its users are written.
+            awaits = frozenset(key for p in tagged for key in p.identity_keys())
+            groups.append(Group(Keys(awaits=awaits), tagged, after_writes=True))
+        return groups
 
     def write(self, group: Group) -> None:
         contacts = [p for p in group.payloads if isinstance(p, ContactPayload)]
-        self._unit.write(contacts, self._resolver)
+        if group.after_writes:
+            self._unit.tag(contacts)
+        else:
+            self._unit.write(contacts, self._resolver)

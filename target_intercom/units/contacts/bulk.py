@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
@@ -130,8 +130,8 @@ class BulkWriter:
         item = _Item(payload, custom)
         if isinstance(decision, (Reject, Unchanged)):
             self._writer.write(payload, custom, decision)
-        elif payload.companies:
-            # Attaching needs the contact's id, which bulk tasks do not return.
+        elif payload.companies or (payload.tags and isinstance(decision, Create)):
+            # Attaching and tagging need the contact's id, which bulk create tasks do not return.
             pending.append(self._stable_apply(item, decision))
         elif isinstance(decision, Create):
             if resolver.email_taken(payload):
@@ -171,7 +171,8 @@ class BulkWriter:
             return
         for item in items:
             assert item.contact is not None
-            self._recent.remember(_after_update(item.contact, item.payload, item.custom))
+            item.payload.written = _after_update(item.contact, item.payload, item.custom)
+            self._recent.remember(item.payload.written)
         self._workspace.stats.add(self._stream, "updated", len(items))
 
     def _check_task(self, kind: str, items: List[_Item], pending: List["Future[None]"]) -> None:
@@ -187,6 +188,7 @@ class BulkWriter:
             if term is not None:
                 contact = found.by_external_id(term[1]) if creates else found.by_id(term[1])
             if contact is not None and holds(contact, item.payload.core, item.custom):
+                item.payload.written = contact
                 self._recent.remember(contact)
                 self._workspace.stats.add(self._stream, "created" if creates else "updated")
             else:
@@ -201,6 +203,7 @@ class BulkWriter:
             if payload.external_id:
                 found = self._contacts.find_by_external_id(payload.external_id)
                 if found is not None and holds(found, payload.core, item.custom):
+                    payload.written = found
                     self._recent.remember(found)
                     self._workspace.stats.add(self._stream, "created")
                     return
@@ -273,9 +276,8 @@ def _owner_id_as_text(body: Dict[str, Any]) -> None:
 
 
 def _after_update(contact: IntercomContact, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
-    return IntercomContact(
-        id=contact.id,
-        role=contact.role,
+    return replace(
+        contact,
         external_id=payload.core.get("external_id", contact.external_id),
         email=payload.core.get("email", contact.email),
         core={**contact.core, **{k: v for k, v in payload.core.items() if k in _BULK_UPDATE_FIELDS}},

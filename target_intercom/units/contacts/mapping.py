@@ -16,7 +16,9 @@ from target_intercom.custom import custom_attributes
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Keys, Payload
 from target_intercom.units.companies.mapping import company_key
+from target_intercom.intercom import IntercomContact
 from target_intercom.units.contacts.companies import CompanyRef, company_refs
+from target_intercom.units.tags import tag_names
 from target_intercom.values import ValueRejected, to_boolean, to_integer, to_text, to_unix_seconds
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,10 @@ class ContactPayload(Payload):
     custom_types: Dict[str, Optional[str]]
     # The companies to attach the user to or detach it from.
     companies: List[CompanyRef] = field(default_factory=list)
+    # The tag names the record lists; None when it has no tags field (its tags are left alone).
+    tags: Optional[Tuple[str, ...]] = None
+    # The contact as Intercom holds it once the record is written (set by the writers).
+    written: Optional[IntercomContact] = field(default=None, repr=False, compare=False)
 
     def identity_keys(self) -> List[str]:
         return contact_keys(self.intercom_id, self.external_id, self.email)
@@ -108,8 +114,8 @@ class ContactMapper:
         ]
         used = {source for _, sources in self._sources for source in sources}
         self._companies_source = overrides.get("companies", "companies")
-        if self._companies_source:
-            used.add(self._companies_source)
+        self._tags_source = overrides.get("tags", "tags")
+        used.update(source for source in (self._companies_source, self._tags_source) if source)
         # A record field named like a core field whose value an override takes
         # from elsewhere: Intercom cannot hold it as a custom attribute of the
         # same name, so it is left out, with a warning.
@@ -160,7 +166,14 @@ class ContactMapper:
             custom=custom,
             custom_types=custom_types,
             companies=self._companies(record, line),
+            tags=self._tags(record),
         )
+
+    def _tags(self, record: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
+        source = self._tags_source
+        if not source or source not in record:
+            return None
+        return tag_names(record[source], source)
 
     def _companies(self, record: Mapping[str, Any], line: int) -> List[CompanyRef]:
         source = self._companies_source

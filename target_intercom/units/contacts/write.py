@@ -79,10 +79,12 @@ class ContactWriter:
     def write(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> None:
         """Carry out a decision, then attach the user to its companies; raises RecordRejected or Refused."""
         contact = self.apply(payload, custom, decision)
+        payload.written = contact
         if payload.companies:
             attached = self._attachments.after(payload.companies, contact)
             if attached.companies != contact.companies:
                 self._recent.remember(attached)
+            payload.written = attached
 
     def apply(self, payload: ContactPayload, custom: Mapping[str, Any], decision: Decision) -> IntercomContact:
         """Carry out a decision; returns the contact as Intercom now holds it."""
@@ -164,7 +166,7 @@ class ContactWriter:
             body["custom_attributes"] = dict(custom)
         if self._dry_run:
             self._workspace.stats.add(self._stream, "updated")
-            return self._remember_planned(contact_id, payload, custom, core={**(held.core if held else {}), **body})
+            return self._remember_planned(contact_id, payload, custom, core={**(held.core if held else {}), **body}, held=held)
         try:
             contact = self._contacts.update(contact_id, body)
         except Conflict as conflict:
@@ -189,6 +191,7 @@ class ContactWriter:
         payload: ContactPayload,
         custom: Mapping[str, Any],
         core: Optional[Mapping[str, Any]] = None,
+        held: Optional[IntercomContact] = None,
     ) -> IntercomContact:
         planned = IntercomContact(
             id=contact_id,
@@ -197,6 +200,9 @@ class ContactWriter:
             email=payload.email,
             core=dict(payload.core if core is None else core),
             custom=dict(custom),
+            # What a plan says of tags depends on the ones the contact has.
+            tags=held.tags if held else frozenset(),
+            all_tags_listed=held.all_tags_listed if held else True,
         )
         self._recent.remember(planned)
         return planned
