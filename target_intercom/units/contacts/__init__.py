@@ -28,6 +28,7 @@ from target_intercom.units.contacts.identity import (
     lookup_terms,
 )
 from target_intercom.units.contacts.mapping import ContactMapper, ContactPayload
+from target_intercom.units.contacts.remove import ContactRemover
 from target_intercom.units.contacts.search import ContactSearch
 from target_intercom.units.contacts.write import ContactWriter
 
@@ -53,11 +54,13 @@ class ContactsUnit:
         companies: CompanyWriter,
         companies_stats: str,
         unarchive: bool = False,
+        delete_mode: str = "archive",
     ) -> None:
         """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs.
 
         `companies` writes the companies user records name, counted under `companies_stats`;
-        `unarchive` says what becomes of a user an archived contact stands for (see `write`).
+        `unarchive` says what becomes of a user an archived contact stands for (see `write`);
+        `delete_mode` what becomes of one deleted at the source (see `remove`).
         """
         self.stream = stream
         self._workspace = workspace
@@ -71,7 +74,13 @@ class ContactsUnit:
         self._warned_twins = False
         attachments = Attachments(workspace, companies, stream, companies_stats)
         self._writer = ContactWriter(
-            workspace, self._recent, attachments, stream, unarchive=unarchive, owners=Owners(workspace.client)
+            workspace,
+            self._recent,
+            attachments,
+            stream,
+            unarchive=unarchive,
+            owners=Owners(workspace.client),
+            remover=ContactRemover(workspace, self._recent, stream, delete_mode),
         )
         self._bulk: Optional[BulkWriter] = None
         if bulk_job_timeout is not None:
@@ -95,7 +104,7 @@ class ContactsUnit:
         return [(name, source) for name, default in named if (source := self._overrides.get(name, default))]
 
     def prepare(self, payloads: Sequence[Payload]) -> "ContactBatch":
-        contacts: List[ContactPayload] = [p for p in payloads if isinstance(p, ContactPayload)]
+        contacts = self._writer.remover.without_ignored(p for p in payloads if isinstance(p, ContactPayload))
         unknown = [p for p in contacts if not self._recent.knows(p)]
         found, refused = self._search.find(term for p in unknown for term in lookup_terms(p))
         for payload in unknown:
