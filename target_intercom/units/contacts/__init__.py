@@ -109,7 +109,7 @@ class ContactsUnit:
         found, refused = self._search.find(term for p in unknown for term in lookup_terms(p))
         for payload in unknown:
             if payload.intercom_id and not found.by_id(payload.intercom_id):
-                self._look_up_by_id(payload.intercom_id, found)
+                self._look_up_by_id(payload.intercom_id, found, warn=not payload.deleted)
         self._workspace.catalog("contact").prepare(contacts)
         companies = [ref.company for p in contacts for ref in p.companies if ref.company is not None]
         if companies:
@@ -141,13 +141,14 @@ class ContactsUnit:
                 len(self._twins),
             )
 
-    def _look_up_by_id(self, contact_id: str, found: ContactIndex) -> None:
+    def _look_up_by_id(self, contact_id: str, found: ContactIndex, warn: bool = True) -> None:
         # Search lags writes; a lookup by id does not. A value that cannot be
-        # an Intercom id is not worth a request, but is worth a warning.
+        # an Intercom id is not worth a request, but is worth a warning (`warn`:
+        # not for a user deleted at the source, which is often gone already).
         contact = self._workspace.client.contacts.find(contact_id) if looks_like_intercom_id(contact_id) else None
         if contact is not None:
             found.add(contact, also_as=contact_id)  # a merged contact is found as the one it became
-        elif not self._warned_unknown_id:
+        elif warn and not self._warned_unknown_id:
             self._warned_unknown_id = True
             logger.warning(
                 "records name Intercom contact ids that do not exist; the field they come from (id unless "
