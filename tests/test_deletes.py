@@ -158,7 +158,7 @@ def test_state_is_printed_once_the_deletes_before_it_are_confirmed(target, emula
 def test_a_deleted_record_with_values_that_would_not_map_still_deletes(target, emulator) -> None:
     seed(emulator, "u1")
     # seats breaks the SCHEMA and could not become an integer attribute; plan would need a new attribute.
-    tombstone = gone("u1", seats="lots", plan="pro", email=None)
+    tombstone = gone("u1", seats="lots", plan="pro", email="not an email")
     result = target.run([users_schema(), tombstone, state(1)], config={"rejected_records_file": "rejects.jsonl"})
     assert result.returncode == 0, result
     assert contact(emulator, "u1")["archived"] is True
@@ -356,6 +356,31 @@ def _delete_when_bulk_delete_sent(emulator, contact_id: str) -> None:
         time.sleep(0.01)
     with make_client(emulator) as client:
         client.delete(f"/contacts/{contact_id}")
+
+
+def test_a_company_bulk_delete_task_with_errors_is_checked_company_by_company(target, emulator) -> None:
+    seeded = [emulator.seed_company(company_id=name, name=name.upper()) for name in ("a", "b")]
+    emulator.configure(bulk_task_delay=1.0)
+    watcher = threading.Thread(target=_delete_company_when_bulk_delete_sent, args=(emulator, seeded[0]["id"]), daemon=True)
+    watcher.start()
+    messages = [companies_schema(), company("a", _sdc_deleted_at=AT), company("b", _sdc_deleted_at=AT), state(1)]
+    result = target.run(messages, config={**COMPANIES, **BULK, "delete_mode": "delete"})
+    watcher.join(timeout=5)
+    assert result.returncode == 0, result
+    [job] = emulator.bulk_jobs()
+    assert [task["state"] for task in job["tasks"]] == ["completed_with_errors"]
+    assert emulator.count("DELETE /companies/{id}") == 1  # the watcher's own
+    assert emulator.companies() == []
+    assert "deleted 2" in summary(result)
+    assert result.states == [1]
+
+
+def _delete_company_when_bulk_delete_sent(emulator, company_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while emulator.count("POST /companies/bulk/delete") == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with make_client(emulator) as client:
+        client.delete(f"/companies/{company_id}")
 
 
 def test_bulk_mode_deletes_companies_through_bulk_delete_jobs(target, emulator) -> None:

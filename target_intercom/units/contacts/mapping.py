@@ -142,10 +142,16 @@ class ContactMapper:
     def _deletion(self, record: Dict[str, Any], line: int) -> ContactPayload:
         """A tombstone: only its identifiers are read, so a value that would not map cannot keep it alive."""
         found: Dict[str, Any] = {}
+        errors: List[RecordRejected] = []
         for target, sources in self._sources:
             present = [(s, record[s]) for s in sources if record.get(s) not in (None, "")]
             if target in ("id", "external_id", "email") and present:
-                found[target] = self._convert(target, present, [value for _, value in present])
+                try:
+                    found[target] = self._convert(target, present, [value for _, value in present])
+                except RecordRejected as exc:
+                    errors.append(exc)  # a tombstone's stale email must not keep its user_id from deleting
+        if errors and not found:
+            raise errors[0]
         if not found:
             raise RecordRejected("has none of the identifiers id, user_id, email", code="missing_identifier")
         return ContactPayload(
