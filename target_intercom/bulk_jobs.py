@@ -28,6 +28,8 @@ class BulkApi(Protocol):
 
     def bulk_update(self, items: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]: ...
 
+    def bulk_delete(self, items: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]: ...
+
     def bulk_job(self, job_id: str) -> Dict[str, Any]: ...
 
 
@@ -60,8 +62,8 @@ class BulkJobs:
         self._poller: Optional[threading.Thread] = None
 
     def submit(self, kind: str, items: List[Dict[str, Any]]) -> str:
-        """Send one task ("create" or "update"); returns its id."""
-        send = self._api.bulk_create if kind == "create" else self._api.bulk_update
+        """Send one task ("create", "update" or "delete"); returns its id."""
+        send = {"create": self._api.bulk_create, "update": self._api.bulk_update, "delete": self._api.bulk_delete}[kind]
         with self._submit_lock:
             job_id = self._job_id if self._job_has_unfinished_tasks() else None
             try:

@@ -198,6 +198,16 @@ SETTINGS_SCHEMA: Dict[str, Any] = {
                 "a nested object's flattened names (a__b) too, and a excludes every a__*."
             ),
         },
+        "delete_mode": {
+            "type": "string",
+            "enum": ["archive", "delete", "ignore"],
+            "default": "archive",
+            "description": (
+                "A users or companies record whose _sdc_deleted_at is set: archive archives the user (reversible); "
+                "delete deletes it for good (Intercom keeps its email and user_id reserved); ignore leaves it "
+                "alone. Companies are deleted (Intercom archives them) unless ignore."
+            ),
+        },
         "archived_contacts": {
             "type": "string",
             "enum": ["skip", "unarchive"],
@@ -279,6 +289,7 @@ class Config:
     request_timeout: float
     max_retry_time: float
     custom_attributes_exclude: FrozenSet[str]
+    delete_mode: str
     long_text: str
     managed_tags: Union[str, List[str]]
     archived_contacts: str
@@ -329,6 +340,7 @@ def build_config(raw: Mapping[str, Any]) -> Config:
         request_timeout=float(settings["request_timeout"]),
         max_retry_time=float(settings["max_retry_time"]),
         custom_attributes_exclude=frozenset(settings["custom_attributes_exclude"]),
+        delete_mode=settings["delete_mode"],
         long_text=settings["long_text"],
         managed_tags=settings["managed_tags"],
         archived_contacts=settings["archived_contacts"],

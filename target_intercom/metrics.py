@@ -19,6 +19,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from singer.metrics import Point
 from singer.metrics import log as log_metric
 
+from target_intercom.deletes import ALREADY_GONE, ARCHIVED, DELETED
+
 logger = logging.getLogger(__name__)
 
 READ = "read"
@@ -27,7 +29,17 @@ SKIPPED = "skipped"
 TRUNCATED = "truncated"
 NOTES = frozenset((TRUNCATED,))
 # How a dry run's plan names an outcome.
-_PLAN_VERBS = {"created": "create", "updated": "update", "rejected": "reject", "sent": "send", TRUNCATED: "truncate"}
+_PLAN_VERBS = {
+    "created": "create",
+    "updated": "update",
+    "rejected": "reject",
+    "sent": "send",
+    TRUNCATED: "truncate",
+    ARCHIVED: "archive",
+    DELETED: "delete",
+}
+# Outcomes of records deleted at the source: they settle a record like the stream's own outcomes.
+REMOVALS = frozenset((ARCHIVED, DELETED, ALREADY_GONE))
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class StreamReport:
 
     def settled(self, outcome: str) -> bool:
         """Whether the outcome ends one of the stream's records."""
-        return self.records and (outcome in self.outcomes or outcome.startswith(SKIPPED))
+        return self.records and (outcome in self.outcomes or outcome in REMOVALS or outcome.startswith(SKIPPED))
 
 
 class RunStats:

@@ -15,6 +15,7 @@ from typing import IO, Any, Callable, Dict, Iterable, List, Optional
 from target_intercom.batches import Batcher
 from target_intercom.catalog import AttributeCatalog
 from target_intercom.config import Config
+from target_intercom.deletes import deleted_at_source
 from target_intercom.errors import Interrupted, TargetError
 from target_intercom.intercom import IntercomClient, RateGovernor
 from target_intercom.messages import (
@@ -173,7 +174,12 @@ class Run:
             elif isinstance(message, SchemaMessage):
                 self._schema(message)
             elif isinstance(message, ActivateVersionMessage):
-                logger.info("line %d: ACTIVATE_VERSION for stream %r noted", message.line, message.stream)
+                logger.info(
+                    "line %d: ACTIVATE_VERSION for stream %r ignored: it would remove every user not in the stream "
+                    "(see README, Deletes)",
+                    message.line,
+                    message.stream,
+                )
             elif isinstance(message, InputIdle):
                 # The tap paused: what it sent so far, and the STATE after it, need not wait.
                 self._send(self._batcher.flush())
@@ -201,7 +207,8 @@ class Run:
     def _map(self, message: RecordMessage) -> Payload:
         """The record's payload. A record that breaks its SCHEMA is rejected for that, naming what it would
         have written, so that records awaiting it learn why it was not."""
-        violation = self._schemas.violation(message)
+        # A tombstone is read for its identifiers only: the rest of it may be empty or stale.
+        violation = None if deleted_at_source(message.record) else self._schemas.violation(message)
         try:
             payload = self._mappers[message.stream](message.record, message.line)
         except RecordRejected as exc:
@@ -238,6 +245,7 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
                 companies_stats=COMPANIES_NAMED_BY_USERS,
                 tagger=Tagger(workspace, tags, managed, ContactTags(workspace.client.tags), config.users_stream),
                 unarchive=config.archived_contacts == "unarchive",
+                delete_mode=config.delete_mode,
             )
         )
     if config.companies_stream:
@@ -250,6 +258,7 @@ def _units(config: Config, workspace: Workspace) -> Dict[str, Unit]:
                 fields=fields,
                 tagger=Tagger(workspace, tags, managed, CompanyTags(workspace.client.tags), config.companies_stream),
                 bulk_job_timeout=bulk_job_timeout,
+                delete_mode=config.delete_mode,
             )
         )
     if config.events_stream:

@@ -57,12 +57,20 @@ class CompaniesApi:
         path = f"/contacts/{_quoted(contact_id)}/companies/{_quoted(company_id)}"
         self._http.send_json("DELETE", path, None, "DELETE /contacts/{id}/companies/{id}")
 
+    def delete(self, company_id: str) -> None:
+        """Intercom's id; Intercom archives the company and detaches its contacts."""
+        self._http.send_json("DELETE", "/companies/" + _quoted(company_id), None, "DELETE /companies/{id}")
+
     def bulk_create(self, companies: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
         """Create or update by company_id, like `upsert` (Preview)."""
         return self._bulk("POST", "/companies/bulk", companies, job_id, "POST /companies/bulk")
 
     def bulk_update(self, companies: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
         return self._bulk("PUT", "/companies/bulk", companies, job_id, "PUT /companies/bulk")
+
+    def bulk_delete(self, companies: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
+        """Delete `[{"id": ...}]` (Intercom's ids; Preview), as `delete` does."""
+        return self._bulk("POST", "/companies/bulk/delete", companies, job_id, "POST /companies/bulk/delete")
 
     def bulk_job(self, job_id: str) -> Dict[str, Any]:
         path = "/companies/bulk/" + _quoted(job_id)

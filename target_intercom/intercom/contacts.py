@@ -57,6 +57,13 @@ class ContactsApi:
     def unarchive(self, contact_id: str) -> None:
         self._http.send_json("POST", f"/contacts/{_quoted(contact_id)}/unarchive", None, "POST /contacts/{id}/unarchive")
 
+    def archive(self, contact_id: str) -> None:
+        self._http.send_json("POST", f"/contacts/{_quoted(contact_id)}/archive", None, "POST /contacts/{id}/archive")
+
+    def delete(self, contact_id: str) -> None:
+        """Permanent: Intercom keeps the user's email and user_id reserved afterwards."""
+        self._http.send_json("DELETE", "/contacts/" + _quoted(contact_id), None, "DELETE /contacts/{id}")
+
     def create(self, body: Mapping[str, Any]) -> IntercomContact:
         return contact_from_json(self._http.send_json("POST", "/contacts", body, "POST /contacts"))
 
@@ -69,6 +76,10 @@ class ContactsApi:
 
     def bulk_update(self, contacts: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
         return self._bulk("PUT", "/contacts/bulk", contacts, job_id, "PUT /contacts/bulk")
+
+    def bulk_delete(self, contacts: List[Dict[str, Any]], job_id: Optional[str]) -> Dict[str, Any]:
+        """Permanent deletion of `[{"id": ...}]` (Preview)."""
+        return self._bulk("POST", "/contacts/bulk/delete", contacts, job_id, "POST /contacts/bulk/delete")
 
     def bulk_job(self, job_id: str) -> Dict[str, Any]:
         path = "/contacts/bulk/" + _quoted(job_id)

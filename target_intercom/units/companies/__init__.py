@@ -16,6 +16,7 @@ from target_intercom.units.base import Group, Keys, Mapper, Payload, Workspace
 from target_intercom.units.companies.bulk import CompanyBulkWriter
 from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CompanyFields, CompanyMapper, CompanyPayload, identifier_sources
+from target_intercom.units.companies.remove import CompanyRemover
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.tags import Entity, Tagger
 
@@ -35,14 +36,22 @@ class CompaniesUnit:
         fields: CompanyFields,
         tagger: Tagger,
         bulk_job_timeout: Optional[float] = None,
+        delete_mode: str = "archive",
     ) -> None:
-        """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs."""
+        """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs.
+
+        `delete_mode` says what becomes of a company deleted at the source (see `remove`)."""
         self.stream = stream
         self._workspace = workspace
         self._writer = writer
         self._fields = fields
         self._tagger = tagger
-        self._bulk = None if bulk_job_timeout is None else CompanyBulkWriter(workspace, writer, stream, bulk_job_timeout)
+        self._remover = CompanyRemover(workspace, writer.directory, stream, delete_mode)
+        self._bulk = (
+            None
+            if bulk_job_timeout is None
+            else CompanyBulkWriter(workspace, writer, stream, bulk_job_timeout, remover=self._remover)
+        )
         self.writes_whole_batches = self._bulk is not None
 
     def mapper(self, schema: Optional[Mapping[str, Any]]) -> Mapper:
@@ -52,12 +61,16 @@ class CompaniesUnit:
         return identifier_sources(self._fields)
 
     def prepare(self, payloads: Sequence[Payload]) -> "CompanyBatch":
-        companies = [p for p in payloads if isinstance(p, CompanyPayload)]
+        companies = self._remover.without_ignored(p for p in payloads if isinstance(p, CompanyPayload))
         directory: CompanyDirectory = self._writer.directory
         self._workspace.catalog("company").prepare(companies)
         unknown = {p.company_id: p for p in companies if directory.get(p.company_id) is None}
-        directory.consider_reading(list(unknown.values()), lambda p: p.company_id, self._writer.holds_values)
+        directory.consider_reading(list(unknown.values()), lambda p: p.company_id, self._unchanged)
         return CompanyBatch(self, companies)
+
+    def _unchanged(self, payload: CompanyPayload, company: IntercomCompany) -> bool:
+        # A deletion is never unchanged: reading the workspace saves it a look-up, not its call.
+        return not payload.deleted and self._writer.holds_values(payload, company)
 
     def write(self, payloads: Sequence[CompanyPayload]) -> None:
         if self._bulk is not None:
@@ -65,7 +78,10 @@ class CompaniesUnit:
             return
         for payload in payloads:
             with self._workspace.settling(self.stream, payload):
-                self._writer.write(payload, self.stream)
+                if payload.deleted:
+                    self._remover.remove(payload)
+                else:
+                    self._writer.write(payload, self.stream)
 
     def tag(self, payloads: Sequence[CompanyPayload]) -> None:
         """Give the batch's written companies the tags their records list (see `units.tags`)."""

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
+from target_intercom.deletes import DELETE, DELETED
 from target_intercom.intercom import IntercomCompany
 from target_intercom.units.base import Workspace
 from target_intercom.units.companies.mapping import CompanyPayload
+from target_intercom.units.companies.remove import CompanyRemover
 from target_intercom.units.companies.write import CompanyWriter, holds
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,16 @@ class _Item:
 
 
 class CompanyBulkWriter:
-    def __init__(self, workspace: Workspace, writer: CompanyWriter, stream: str, job_timeout: float) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        writer: CompanyWriter,
+        stream: str,
+        job_timeout: float,
+        remover: Optional[CompanyRemover] = None,
+    ) -> None:
+        """`remover` deletes the companies of records deleted at the source (with bulk tasks in delete_mode delete)."""
+        self._remover = remover or CompanyRemover(workspace, writer.directory, stream, "archive")
         self._workspace = workspace
         self._writer = writer
         self._api = workspace.client.companies
@@ -50,19 +61,57 @@ class CompanyBulkWriter:
         for payload in payloads:
             by_company.setdefault(payload.company_id, []).append(payload)
         items: List[_Item] = []
+        deletes: List[Tuple[CompanyPayload, str]] = []
         for members in by_company.values():
             if len(members) > 1 or not self._available:
                 self._write_stable(members)
                 continue
             with self._workspace.settling(self._stream, members[0]):
+                if members[0].deleted:
+                    self._route_delete(members[0], deletes)
+                    continue
                 item = self._route(members[0])
                 if item is not None:
                     items.append(item)
+        self._write_deletes(deletes)
         try:
             self._write_tasks(items)
         except BulkUnavailable as exc:
             self._fall_back(exc)
             self._write_stable([item.payload for item in items])
+
+    def _route_delete(self, payload: CompanyPayload, deletes: List[Tuple[CompanyPayload, str]]) -> None:
+        """A company deleted at the source: to a bulk delete task in delete_mode delete, else deleted now."""
+        intercom_id = self._remover.intercom_id(payload)
+        if intercom_id is not None and self._remover.mode == DELETE:
+            deletes.append((payload, intercom_id))
+        elif intercom_id is not None:
+            self._remover.remove_id(payload.company_id, intercom_id)
+
+    def _write_deletes(self, deletes: List[Tuple[CompanyPayload, str]]) -> None:
+        """Bulk delete tasks of 100; an item of a task that ended with errors is deleted singly if it still exists."""
+        sent = []
+        for start in range(0, len(deletes), MAX_ITEMS_PER_TASK):
+            chunk = deletes[start : start + MAX_ITEMS_PER_TASK]
+            try:
+                sent.append((chunk, self._jobs.submit("delete", [{"id": intercom_id} for _, intercom_id in chunk])))
+            except BulkUnavailable as exc:
+                self._fall_back(exc)
+                self._write_stable([payload for payload, _ in chunk])
+        for chunk, task_id in sent:
+            if self._jobs.wait(task_id) == "completed":
+                self._remover.removed([payload.company_id for payload, _ in chunk], DELETED)
+                continue
+            for payload, intercom_id in chunk:
+                with self._workspace.settling(self._stream, payload):
+                    self._check_delete(payload, intercom_id)
+
+    def _check_delete(self, payload: CompanyPayload, intercom_id: str) -> None:
+        """Deleted by the task (or before it), or still there and deleted singly, which says why not if it fails."""
+        if self._api.find(payload.company_id) is None:
+            self._remover.removed([payload.company_id], DELETED)
+        else:
+            self._remover.remove_id(payload.company_id, intercom_id)
 
     def _route(self, payload: CompanyPayload) -> Any:
         custom = self._catalog.custom_attributes(payload, self._stream)
@@ -108,7 +157,10 @@ class CompanyBulkWriter:
     def _write_stable(self, payloads: Sequence[CompanyPayload]) -> None:
         for payload in payloads:
             with self._workspace.settling(self._stream, payload):
-                self._writer.write(payload, self._stream)
+                if payload.deleted:
+                    self._remover.remove(payload)
+                else:
+                    self._writer.write(payload, self._stream)
 
     def _fall_back(self, exc: BulkUnavailable) -> None:
         if self._available:

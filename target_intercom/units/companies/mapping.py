@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from target_intercom.config import COMPANY_FIELDS
 from target_intercom.custom import custom_attributes
+from target_intercom.deletes import deleted_at_source
 from target_intercom.intercom import IntercomCompany
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Keys, Payload
@@ -38,6 +39,8 @@ class CompanyPayload(Payload):
     core: Dict[str, Any]
     custom: Dict[str, Any]
     custom_types: Dict[str, Optional[str]]
+    # Deleted at the source (`_sdc_deleted_at`): the company is deleted, not written; only company_id is set.
+    deleted: bool = False
     # The tag names the record lists; None when it has no tags field (its tags are left alone).
     tags: Optional[Tuple[str, ...]] = None
     # The company as Intercom holds it once the record is written (set by the unit).
@@ -152,6 +155,10 @@ class CompanyMapper:
         self._properties: Mapping[str, Any] = (schema or {}).get("properties") or {}
 
     def __call__(self, record: Dict[str, Any], line: int) -> CompanyPayload:
+        if deleted_at_source(record):
+            # A tombstone: only its company_id is read, so a value that would not map cannot keep it alive.
+            company_id = self._fields.company_id(record)
+            return CompanyPayload(line, record, company_id, core={}, custom={}, custom_types={}, deleted=True)
         return self._fields.payload(record, line, self._properties)
 
 

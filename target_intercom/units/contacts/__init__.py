@@ -29,6 +29,7 @@ from target_intercom.units.contacts.identity import (
     lookup_terms,
 )
 from target_intercom.units.contacts.mapping import ContactMapper, ContactPayload
+from target_intercom.units.contacts.remove import ContactRemover
 from target_intercom.units.contacts.search import ContactSearch
 from target_intercom.units.contacts.write import ContactWriter
 from target_intercom.units.tags import Entity, Tagger
@@ -56,11 +57,13 @@ class ContactsUnit:
         companies_stats: str,
         tagger: Tagger,
         unarchive: bool = False,
+        delete_mode: str = "archive",
     ) -> None:
         """`bulk_job_timeout` None writes through the stable API; a number, through bulk jobs.
 
         `companies` writes the companies user records name, counted under `companies_stats`;
-        `unarchive` says what becomes of a user an archived contact stands for (see `write`).
+        `unarchive` says what becomes of a user an archived contact stands for (see `write`);
+        `delete_mode` what becomes of one deleted at the source (see `remove`).
         """
         self.stream = stream
         self._workspace = workspace
@@ -75,7 +78,13 @@ class ContactsUnit:
         self._warned_twins = False
         attachments = Attachments(workspace, companies, stream, companies_stats)
         self._writer = ContactWriter(
-            workspace, self._recent, attachments, stream, unarchive=unarchive, owners=Owners(workspace.client)
+            workspace,
+            self._recent,
+            attachments,
+            stream,
+            unarchive=unarchive,
+            owners=Owners(workspace.client),
+            remover=ContactRemover(workspace, self._recent, stream, delete_mode),
         )
         self._bulk: Optional[BulkWriter] = None
         if bulk_job_timeout is not None:
@@ -99,12 +108,12 @@ class ContactsUnit:
         return [(name, source) for name, default in named if (source := self._overrides.get(name, default))]
 
     def prepare(self, payloads: Sequence[Payload]) -> "ContactBatch":
-        contacts: List[ContactPayload] = [p for p in payloads if isinstance(p, ContactPayload)]
+        contacts = self._writer.remover.without_ignored(p for p in payloads if isinstance(p, ContactPayload))
         unknown = [p for p in contacts if not self._recent.knows(p)]
         found, refused = self._search.find(term for p in unknown for term in lookup_terms(p))
         for payload in unknown:
             if payload.intercom_id and not found.by_id(payload.intercom_id):
-                self._look_up_by_id(payload.intercom_id, found)
+                self._look_up_by_id(payload.intercom_id, found, warn=not payload.deleted)
         self._workspace.catalog("contact").prepare(contacts)
         companies = [ref.company for p in contacts for ref in p.companies if ref.company is not None]
         if companies:
@@ -136,13 +145,14 @@ class ContactsUnit:
                 len(self._twins),
             )
 
-    def _look_up_by_id(self, contact_id: str, found: ContactIndex) -> None:
+    def _look_up_by_id(self, contact_id: str, found: ContactIndex, warn: bool = True) -> None:
         # Search lags writes; a lookup by id does not. A value that cannot be
-        # an Intercom id is not worth a request, but is worth a warning.
+        # an Intercom id is not worth a request, but is worth a warning (`warn`:
+        # not for a user deleted at the source, which is often gone already).
         contact = self._workspace.client.contacts.find(contact_id) if looks_like_intercom_id(contact_id) else None
         if contact is not None:
             found.add(contact, also_as=contact_id)  # a merged contact is found as the one it became
-        elif not self._warned_unknown_id:
+        elif warn and not self._warned_unknown_id:
             self._warned_unknown_id = True
             logger.warning(
                 "records name Intercom contact ids that do not exist; the field they come from (id unless "

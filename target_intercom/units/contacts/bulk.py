@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from target_intercom.bulk_jobs import MAX_ITEMS_PER_TASK, BulkJobs, BulkUnavailable
 from target_intercom.intercom import IntercomContact
 from target_intercom.units.base import Workspace
+from target_intercom.units.contacts.bulk_delete import BulkDeletes, Item
 from target_intercom.units.contacts.identity import (
     Create,
     Decision,
@@ -92,9 +93,18 @@ class BulkWriter:
         self._jobs = BulkJobs(workspace.client.contacts, timeout=job_timeout)
         self._stable = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="stable")
         self._available = True
+        self._deletes = BulkDeletes(
+            workspace=workspace,
+            remover=writer.remover,
+            search=search,
+            stable=self._stable,
+            stream=stream,
+            job_timeout=job_timeout,
+        )
 
     def close(self) -> None:
         self._jobs.close()
+        self._deletes.close()
         self._stable.shutdown(wait=True)
 
     def write_batch(self, payloads: Sequence[ContactPayload], resolver: Resolver) -> None:
@@ -102,15 +112,21 @@ class BulkWriter:
         pending = [self._stable_chain(members, resolver) for members in groups if len(members) > 1]
         creates: List[_Item] = []
         updates: List[_Item] = []
+        deletes: List[Item] = []
         for (payload,) in (members for members in groups if len(members) == 1):
             with self._workspace.settling(self._stream, payload):
-                self._route(payload, resolver, creates, updates, pending)
+                if payload.deleted:
+                    self._deletes.route(payload, resolver, deletes, pending)
+                else:
+                    self._route(payload, resolver, creates, updates, pending)
+        deleting = self._deletes.submit(deletes, pending)
         if self._available:
             try:
                 self._write_tasks(creates, updates, pending)
                 creates, updates = [], []
             except BulkUnavailable as exc:
                 self._fall_back(exc)
+        self._deletes.settle(deleting, pending)
         pending += [self._stable_apply(item, Create()) for item in creates]
         pending += [self._stable_apply(item, Update(item.contact)) for item in updates]  # type: ignore[arg-type]
         for future in pending:

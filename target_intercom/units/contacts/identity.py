@@ -30,6 +30,9 @@ from target_intercom.units.contacts.mapping import ContactPayload, contact_keys
 # Intercom's contact ids are 24 hexadecimal digits.
 _INTERCOM_ID = re.compile(r"^[0-9a-f]{24}$")
 
+# Contacts removed by this run that are kept from matching records found by a search made before.
+MAX_GONE = 100_000
+
 # What a search looks for: (field, value), e.g. ("email", "ada@example.com").
 Term = Tuple[str, str]
 
@@ -141,9 +144,13 @@ class RecentContacts:
         self._lock = threading.Lock()
         self._index = ContactIndex()
         self._sizes: "OrderedDict[str, int]" = OrderedDict()
+        # Contacts this run archived or deleted: what search found of them before is stale.
+        # (True: deleted for good, which a later 409 "archived contact" does not tell.)
+        self._gone: "OrderedDict[str, bool]" = OrderedDict()
 
     def remember(self, contact: IntercomContact) -> None:
         with self._lock:
+            self._gone.pop(contact.id, None)  # unarchived since
             self._used -= self._sizes.pop(contact.id, 0)
             self._index.add(contact)
             self._sizes[contact.id] = size = footprint(contact)
@@ -152,6 +159,24 @@ class RecentContacts:
                 oldest, oldest_size = self._sizes.popitem(last=False)
                 self._index.discard(oldest)
                 self._used -= oldest_size
+
+    def forget(self, contact_id: str, deleted: bool = False) -> None:
+        """The contact was archived (or `deleted`): no record may match it any more (a write meets its 409)."""
+        with self._lock:
+            self._used -= self._sizes.pop(contact_id, 0)
+            self._index.discard(contact_id)
+            self._gone[contact_id] = deleted
+            if len(self._gone) > MAX_GONE:
+                self._gone.popitem(last=False)  # by then search no longer shows it
+
+    def gone(self, contact_id: str) -> bool:
+        with self._lock:
+            return contact_id in self._gone
+
+    def deleted(self, contact_id: str) -> bool:
+        """Whether this run deleted the contact for good."""
+        with self._lock:
+            return self._gone.get(contact_id, False)
 
     def knows(self, payload: ContactPayload) -> bool:
         """Whether the lookup can be decided without searching."""
@@ -259,6 +284,10 @@ class Resolver:
         return self._found.by_id(payload.intercom_id) if payload.intercom_id else None
 
     def _candidates(self, payload: ContactPayload) -> Iterable[IntercomContact]:
+        # A contact this run removed is no candidate, though a search made before found it.
+        return [c for c in self._all_candidates(payload) if not self._recent.gone(c.id)]
+
+    def _all_candidates(self, payload: ContactPayload) -> Iterable[IntercomContact]:
         # What this run wrote is newer than what search found: it goes last.
         yield from _present(self._found_by_id(payload))
         if payload.external_id:

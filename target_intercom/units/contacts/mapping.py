@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from target_intercom.custom import custom_attributes
+from target_intercom.deletes import deleted_at_source
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Keys, Payload
 from target_intercom.units.companies.mapping import company_key
@@ -72,6 +73,8 @@ class ContactPayload(Payload):
     custom: Dict[str, Any]
     # The Intercom data type each custom attribute would be created with.
     custom_types: Dict[str, Optional[str]]
+    # Deleted at the source (`_sdc_deleted_at`): the user is removed, not written; only identifiers are set.
+    deleted: bool = False
     # The companies to attach the user to or detach it from.
     companies: List[CompanyRef] = field(default_factory=list)
     # The tag names the record lists; None when it has no tags field (its tags are left alone).
@@ -127,7 +130,7 @@ class ContactMapper:
 
     def __call__(self, record: Dict[str, Any], line: int) -> ContactPayload:
         try:
-            return self._payload(record, line)
+            return self._deletion(record, line) if deleted_at_source(record) else self._payload(record, line)
         except RecordRejected as exc:
             # Records awaiting this user (its events) learn why it was not written.
             exc.claims = exc.claims or frozenset(self._raw_keys(record))
@@ -141,6 +144,33 @@ class ContactMapper:
                 values = [record.get(s) for s in sources if isinstance(record.get(s), (str, int))]
                 raw[target] = next((str(v) for v in values if v != "" and not isinstance(v, bool)), None)
         return contact_keys(raw.get("id"), raw.get("external_id"), raw.get("email"))
+
+    def _deletion(self, record: Dict[str, Any], line: int) -> ContactPayload:
+        """A tombstone: only its identifiers are read, so a value that would not map cannot keep it alive."""
+        found: Dict[str, Any] = {}
+        errors: List[RecordRejected] = []
+        for target, sources in self._sources:
+            present = [(s, record[s]) for s in sources if record.get(s) not in (None, "")]
+            if target in ("id", "external_id", "email") and present:
+                try:
+                    found[target] = self._convert(target, present, [value for _, value in present])
+                except RecordRejected as exc:
+                    errors.append(exc)  # a tombstone's stale email must not keep its user_id from deleting
+        if errors and not found:
+            raise errors[0]
+        if not found:
+            raise RecordRejected("has none of the identifiers id, user_id, email", code="missing_identifier")
+        return ContactPayload(
+            line=line,
+            record=record,
+            intercom_id=found.pop("id", None),
+            external_id=found.get("external_id"),
+            email=found.get("email"),
+            core=found,
+            custom={},
+            custom_types={},
+            deleted=True,
+        )
 
     def _payload(self, record: Dict[str, Any], line: int) -> ContactPayload:
         core = self._core_values(record)

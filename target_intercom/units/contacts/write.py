@@ -30,6 +30,7 @@ from target_intercom.units.contacts.identity import (
 )
 from target_intercom.units.contacts.mapping import ContactPayload
 from target_intercom.units.contacts.owners import Owners
+from target_intercom.units.contacts.remove import ContactRemover
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,14 @@ class ContactWriter:
         stream: str,
         unarchive: bool = False,
         owners: Optional[Owners] = None,
+        remover: Optional[ContactRemover] = None,
     ) -> None:
         """`unarchive`: an archived contact that holds a record's identity is unarchived and updated (else skipped).
 
-        `owners` checks the owner_id records carry against the workspace's admins.
+        `owners` checks the owner_id records carry against the workspace's admins; `remover` removes the users
+        of records deleted at the source (archives them when None).
         """
+        self.remover = remover or ContactRemover(workspace, recent, stream, "archive")
         self._unarchive = unarchive
         self._owners = owners
         self._workspace = workspace
@@ -66,6 +70,9 @@ class ContactWriter:
         """Records that may mean the same user, in input order."""
         for payload in payloads:
             with self._workspace.settling(self._stream, payload):
+                if payload.deleted:
+                    self.remover.remove(payload, resolver)
+                    continue
                 self.before(payload)
                 custom = self._catalog.custom_attributes(payload, self._stream)
                 self.write(payload, custom, resolver.decide(payload, custom))
@@ -124,6 +131,8 @@ class ContactWriter:
         return self._update(conflict.existing_id, payload, custom, after_conflict=True)
 
     def _archived(self, contact_id: str, payload: ContactPayload, custom: Mapping[str, Any]) -> IntercomContact:
+        if self._recent.deleted(contact_id):
+            raise _deleted_in_intercom(contact_id, "this run deleted it (delete_mode delete)")
         if not self._unarchive:
             raise RecordSkipped(
                 f"an archived Intercom contact holds this user's user_id or email (id={contact_id}); "
@@ -137,12 +146,7 @@ class ContactWriter:
             except Refused as exc:
                 if exc.status != 400:
                     raise
-                raise RecordSkipped(
-                    f"the Intercom contact holding this user's user_id or email was deleted (id={contact_id}): "
-                    f"{exc.message}",
-                    "deleted_in_intercom",
-                    "deleted in Intercom",
-                ) from None
+                raise _deleted_in_intercom(contact_id, exc.message) from None
         self._workspace.stats.add(self._stream, UNARCHIVED)
         return self._update(contact_id, payload, custom, after_conflict=True)
 
@@ -206,3 +210,11 @@ class ContactWriter:
         )
         self._recent.remember(planned)
         return planned
+
+
+def _deleted_in_intercom(contact_id: str, why: str) -> RecordSkipped:
+    return RecordSkipped(
+        f"the Intercom contact holding this user's user_id or email was deleted (id={contact_id}): {why}",
+        "deleted_in_intercom",
+        "deleted in Intercom",
+    )

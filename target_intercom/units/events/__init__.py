@@ -26,8 +26,9 @@ import collections
 import hashlib
 import logging
 import threading
-from typing import Any, Deque, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
+from target_intercom.deletes import OnceLog, deleted_at_source
 from target_intercom.intercom import Refused
 from target_intercom.long_text import LongText
 from target_intercom.metrics import TRUNCATED
@@ -42,6 +43,8 @@ SENT, DUPLICATES = "sent", "duplicates"
 OUTCOMES = (SENT, DUPLICATES, "rejected")
 # How the summary counts events whose user Intercom does not hold: "skipped (user not in Intercom)".
 NOT_IN_INTERCOM = "user not in Intercom"
+# ... and those deleted at the source: "skipped (deleted at source)".
+DELETED_AT_SOURCE = "deleted at source"
 # Intercom stores at most 120 active event names per workspace (help article 5245634).
 MAX_ACTIVE_EVENT_NAMES = 120
 # Events of the run remembered to tell a repeat in the input: about 10 MiB.
@@ -63,9 +66,28 @@ class EventsUnit:
         self._lock = threading.Lock()
         self._recent = RecentOccurrences(RECENT_OCCURRENCES)
         self._names = EventNames(MAX_ACTIVE_EVENT_NAMES)
+        self._warn_deleted = OnceLog(
+            logger,
+            logging.WARNING,
+            "events of stream %r deleted at the source (_sdc_deleted_at) are skipped: Intercom cannot remove an event",
+        )
 
     def mapper(self, schema: Optional[Mapping[str, Any]]) -> Mapper:
-        return EventMapper(self._fields, schema, self._rules)
+        events = EventMapper(self._fields, schema, self._rules)
+
+        def mapped(record: Dict[str, Any], line: int) -> Payload:
+            if deleted_at_source(record):
+                self._skip_deleted()
+            return events(record, line)
+
+        return mapped
+
+    def _skip_deleted(self) -> None:
+        """Intercom cannot remove an event: one deleted at the source is skipped (listed in the rejects file)."""
+        self._warn_deleted(self.stream)
+        raise RecordSkipped(
+            "deleted at the source (_sdc_deleted_at); Intercom cannot remove an event", "deleted_at_source", DELETED_AT_SOURCE
+        )
 
     def identifier_sources(self) -> List[Tuple[str, str]]:
         return self._fields.identifier_sources()
