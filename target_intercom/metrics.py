@@ -56,9 +56,13 @@ class StreamReport:
     outcomes: Sequence[str]
     records: bool = True
 
+    def ends(self, outcome: str) -> bool:
+        """Whether the outcome ends what was written (not "tags added", "companies attached", ...)."""
+        return outcome in self.outcomes or outcome in REMOVALS or outcome.startswith(SKIPPED)
+
     def settled(self, outcome: str) -> bool:
         """Whether the outcome ends one of the stream's records."""
-        return self.records and (outcome in self.outcomes or outcome in REMOVALS or outcome.startswith(SKIPPED))
+        return self.records and self.ends(outcome)
 
 
 class RunStats:
@@ -187,8 +191,7 @@ class Reporter:
         for (stream, outcome), count in sorted(counts.items()):
             delta = count - self._counts_reported.get((stream, outcome), 0)
             # Only what ends a record is a record_count: not "tags added", "companies attached", ...
-            ends = stream in reports and (outcome in reports[stream].outcomes or outcome.startswith(SKIPPED))
-            if delta and ends:
+            if delta and stream in reports and reports[stream].ends(outcome):
                 counter_tags = {"endpoint": stream, "outcome": outcome}
                 log_metric(logger, Point("counter", "record_count", delta, counter_tags))
         self._counts_reported = counts
