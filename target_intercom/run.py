@@ -175,7 +175,7 @@ class Run:
                 self._schema(message)
             elif isinstance(message, ActivateVersionMessage):
                 logger.info(
-                    "line %d: ACTIVATE_VERSION for stream %r ignored: it would remove every user not in the stream "
+                    "line %d: ACTIVATE_VERSION for stream %r ignored: it would remove every Intercom user or company the stream did not send "
                     "(see README, Deletes)",
                     message.line,
                     message.stream,

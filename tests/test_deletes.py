@@ -414,7 +414,7 @@ def test_activate_version_is_ignored_and_the_log_says_why(target, emulator) -> N
     messages = [users_schema(), {"type": "ACTIVATE_VERSION", "stream": "users", "version": 1}, state(1)]
     result = target.run(messages)
     assert result.returncode == 0, result
-    assert "ACTIVATE_VERSION for stream 'users' ignored: it would remove every user not in the stream" in result.stderr
+    assert "ACTIVATE_VERSION for stream 'users' ignored: it would remove every Intercom user or company the stream did not send" in result.stderr
     assert contact(emulator, "u1")["archived"] is False
 
 

@@ -16,7 +16,7 @@ from target_intercom.intercom import IntercomCompany, IntercomContact, Refused
 from target_intercom.units.base import Group, Keys, Mapper, Payload, Workspace
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.units.contacts.bulk import BulkWriter
-from target_intercom.units.contacts.companies import Attachments, CompanyRef
+from target_intercom.units.contacts.companies import Attachments, CompanyRef, CompanyResolution, resolutions
 from target_intercom.units.contacts.owners import Owners
 from target_intercom.units.contacts.identity import (
     EmailTwins,
@@ -76,7 +76,8 @@ class ContactsUnit:
         self._tagger = tagger
         self._twins = EmailTwins()
         self._warned_twins = False
-        attachments = Attachments(workspace, companies, stream, companies_stats)
+        self.attachments = attachments = Attachments(workspace, companies, stream, companies_stats)
+        self.company_directory = companies.directory
         self._writer = ContactWriter(
             workspace,
             self._recent,
@@ -207,7 +208,9 @@ class ContactBatch:
         self._resolver = resolver
 
     def groups(self) -> List[Group]:
-        groups = [Group(keys, members) for keys, members in self._resolver.groups(self._payloads)]
+        directory = self._unit.company_directory
+        groups = [Group(r.keys(), [r]) for r in resolutions(self._payloads, directory)]
+        groups += [Group(keys, members) for keys, members in self._resolver.groups(self._payloads)]
         tagged = [p for p in self._payloads if p.tags is not None]
         if tagged:
             # Tags are added per tag across the batch, once its users are written.
@@ -216,8 +219,11 @@ class ContactBatch:
         return groups
 
     def write(self, group: Group) -> None:
+        for payload in group.payloads:
+            if isinstance(payload, CompanyResolution):
+                self._unit.attachments.resolve(payload.company_id)
         contacts = [p for p in group.payloads if isinstance(p, ContactPayload)]
         if group.after_writes:
             self._unit.tag(contacts)
-        else:
+        elif contacts:
             self._unit.write(contacts, self._resolver)

@@ -11,12 +11,13 @@ first. Attachments the contact object already lists cost nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, List, Mapping, Optional, Set
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 
 from target_intercom.custom import object_properties
 from target_intercom.intercom import IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
-from target_intercom.units.base import Workspace
+from target_intercom.units.base import Keys, Payload, Workspace
+from target_intercom.units.companies.directory import CompanyDirectory
 from target_intercom.units.companies.mapping import CORE_FIELDS, CompanyFields, CompanyPayload, company_identifier, company_key
 from target_intercom.units.companies.write import CompanyWriter
 from target_intercom.values import ValueRejected
@@ -76,6 +77,31 @@ def _ref(item: Any, line: int, properties: Mapping[str, Any]) -> CompanyRef:
     return CompanyRef(company_id, company=company)
 
 
+@dataclass
+class CompanyResolution(Payload):
+    """Finding the Intercom id of a company users attach to, before they do: it claims the company's key, so
+    its users wait in the scheduler rather than each holding a worker while one of them asks Intercom."""
+
+    company_id: str = ""
+
+    def keys(self) -> Keys:
+        return Keys(claims=frozenset([company_key(self.company_id)]))
+
+    def identifiers(self) -> Dict[str, Any]:
+        return {"company_id": self.company_id}
+
+
+def resolutions(payloads: Iterable[Any], directory: CompanyDirectory) -> List[CompanyResolution]:
+    """One per company the payloads attach to by id only, whose Intercom id the run does not know yet."""
+    named = {
+        ref.company_id: None
+        for p in payloads
+        for ref in p.companies
+        if ref.company is None and not ref.remove and directory.get(ref.company_id) is None
+    }
+    return [CompanyResolution(line=0, record={}, company_id=company_id) for company_id in named]
+
+
 class Attachments:
     """Writes a user's companies before the user, and attaches or detaches the user after."""
 
@@ -96,6 +122,15 @@ class Attachments:
             failure = self._workspace.outcomes.failure(company_key(ref.company_id))
             if failure is not None:
                 raise RecordRejected(f"company {ref.company_id} was not written: {failure}", "company_not_written")
+
+    def resolve(self, company_id: str) -> None:
+        """Learn the company's Intercom id; a failure is left to the users attaching to it, which name it."""
+        if self._workspace.outcomes.failure(company_key(company_id)) is not None:
+            return  # its record was rejected: its users are, with the reason, and it is not created bare
+        try:
+            self._writer.resolve(company_id)
+        except Refused:
+            pass
 
     def after(self, refs: List[CompanyRef], contact: IntercomContact) -> IntercomContact:
         """Attach the written contact to each company, detach it from each removed one; returns it as it now is."""
