@@ -9,6 +9,7 @@ awaits (needs written first), and the state tracker prints STATE.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import threading
 from dataclasses import dataclass, field
@@ -42,18 +43,19 @@ class Keys:
 
 
 @dataclass
-class Payload:
+class Payload(abc.ABC):
     """What one record asks Intercom to hold; each unit adds its own fields."""
 
     line: int
     record: Dict[str, Any] = field(repr=False)
 
+    @abc.abstractmethod
     def keys(self) -> Keys:
-        raise NotImplementedError  # every payload class says what it claims and awaits
+        """What the payload claims (writes) and awaits (needs written first)."""
 
+    @abc.abstractmethod
     def identifiers(self) -> Dict[str, Any]:
         """How the record is named in rejections, strongest identifier first."""
-        raise NotImplementedError  # every payload class names its identifiers
 
 
 @dataclass
