@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Mapping
+from typing import Any, Iterable, List, Mapping, Protocol, TypeVar
 
 DELETED_AT = "_sdc_deleted_at"
 
@@ -53,3 +53,36 @@ class OnceLog:
                 return
             self._done = True
         self._logger.log(self._level, self._message, *args)
+
+
+class _Removable(Protocol):
+    deleted: bool
+
+
+R = TypeVar("R", bound=_Removable)
+
+
+class IgnoredDeletions:
+    """With delete_mode ignore, records deleted at the source are counted, said once, and left out."""
+
+    def __init__(self, stats: Any, stream: str, mode: str) -> None:
+        self._stats = stats
+        self._stream = stream
+        self._ignore = mode == IGNORE
+        self._note = OnceLog(
+            logging.getLogger(__name__),
+            logging.INFO,
+            "records of stream %r deleted at the source (_sdc_deleted_at) are neither written nor removed: "
+            "delete_mode is ignore",
+        )
+
+    def without_ignored(self, payloads: Iterable[R]) -> List[R]:
+        """The payloads to handle."""
+        kept = []
+        for payload in payloads:
+            if payload.deleted and self._ignore:
+                self._note(self._stream)
+                self._stats.add(self._stream, f"skipped ({IGNORED})")
+            else:
+                kept.append(payload)
+        return kept

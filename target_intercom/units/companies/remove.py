@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable, List, Optional
 
-from target_intercom.deletes import ALREADY_GONE, DELETED, IGNORE, IGNORED, OnceLog
+from target_intercom.deletes import ALREADY_GONE, DELETED, IgnoredDeletions
 from target_intercom.intercom import Refused
 from target_intercom.units.base import Workspace
 from target_intercom.units.companies.directory import CompanyDirectory
@@ -30,23 +30,11 @@ class CompanyRemover:
         self._api = workspace.client.companies
         self._directory = directory
         self._stream = stream
-        self._note_ignored = OnceLog(
-            logger,
-            logging.INFO,
-            "records of stream %r deleted at the source (_sdc_deleted_at) are neither written nor removed: "
-            "delete_mode is ignore",
-        )
+        self._ignored = IgnoredDeletions(workspace.stats, stream, mode)
 
     def without_ignored(self, payloads: Iterable[CompanyPayload]) -> List[CompanyPayload]:
         """The payloads to handle: with delete_mode ignore, deletions are counted and left out."""
-        kept = []
-        for payload in payloads:
-            if payload.deleted and self.mode == IGNORE:
-                self._note_ignored(self._stream)
-                self._workspace.stats.add(self._stream, f"skipped ({IGNORED})")
-            else:
-                kept.append(payload)
-        return kept
+        return self._ignored.without_ignored(payloads)
 
     def remove(self, payload: CompanyPayload) -> None:
         """Delete the company the record names; raises Refused when Intercom refuses."""

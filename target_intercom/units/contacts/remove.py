@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable, List, Optional
 
-from target_intercom.deletes import ALREADY_GONE, ARCHIVED, DELETE, DELETED, IGNORE, IGNORED, OnceLog
+from target_intercom.deletes import ALREADY_GONE, ARCHIVED, DELETE, DELETED, IgnoredDeletions
 from target_intercom.intercom import IntercomContact, Refused
 from target_intercom.rejects import RecordRejected
 from target_intercom.units.base import Workspace
@@ -34,23 +34,11 @@ class ContactRemover:
         self._contacts = workspace.client.contacts
         self._recent = recent
         self._stream = stream
-        self._note_ignored = OnceLog(
-            logger,
-            logging.INFO,
-            "records of stream %r deleted at the source (_sdc_deleted_at) are neither written nor removed: "
-            "delete_mode is ignore",
-        )
+        self._ignored = IgnoredDeletions(workspace.stats, stream, mode)
 
     def without_ignored(self, payloads: Iterable[ContactPayload]) -> List[ContactPayload]:
-        """The payloads to look up and handle: with delete_mode ignore, deletions are counted and left out."""
-        kept = []
-        for payload in payloads:
-            if payload.deleted and self.mode == IGNORE:
-                self._note_ignored(self._stream)
-                self._workspace.stats.add(self._stream, f"skipped ({IGNORED})")
-            else:
-                kept.append(payload)
-        return kept
+        """The payloads to handle: with delete_mode ignore, deletions are counted and left out."""
+        return self._ignored.without_ignored(payloads)
 
     def remove(self, payload: ContactPayload, resolver: Resolver) -> None:
         """Archive or delete the user the record means; raises RecordRejected or Refused."""
