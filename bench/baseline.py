@@ -27,7 +27,7 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Optional, Set, TypeVar
+from typing import Any, Callable, Dict, Optional, Set, Tuple, TypeVar
 
 from intercom import Intercom
 from intercom.core.api_error import ApiError
@@ -134,24 +134,34 @@ class Baseline:
         sys.stderr.flush()
 
 
-def main(argv: Optional[list] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, help="JSON with access_token, users_stream, base_url")
-    parser.add_argument("--expected", type=int, default=0, help="number of records, for the progress ETA")
-    args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as handle:
+def load_client(config_path: str) -> Tuple[Dict[str, Any], Intercom]:
+    """A peer's config file, and the SDK client it describes (what every naive peer starts from)."""
+    with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
     client = Intercom(
         token=config["access_token"],
         base_url=config.get("base_url") or "https://api.intercom.io",
         headers={"Intercom-Version": config.get("intercom_version", "2.14")},
     )
-    baseline = Baseline(client, config.get("users_stream", "users"), args.expected)
+    return config, client
+
+
+def run_peer(peer: Any, label: str) -> int:
+    """Feed stdin to a peer row by row, then print its summary; exit 1 if a row failed."""
     for line in sys.stdin.buffer:
-        baseline.process(line)
-    baseline.progress(final=True)
-    sys.stderr.write("baseline: summary %s\n" % json.dumps(baseline.counts))
-    return 1 if baseline.counts["failed"] else 0
+        peer.process(line)
+    peer.progress(final=True)
+    sys.stderr.write("%s: summary %s\n" % (label, json.dumps(peer.counts)))
+    return 1 if peer.counts["failed"] else 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="JSON with access_token, users_stream, base_url")
+    parser.add_argument("--expected", type=int, default=0, help="number of records, for the progress ETA")
+    args = parser.parse_args(argv)
+    config, client = load_client(args.config)
+    return run_peer(Baseline(client, config.get("users_stream", "users"), args.expected), "baseline")
 
 
 if __name__ == "__main__":

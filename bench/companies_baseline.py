@@ -49,7 +49,7 @@ from intercom.core.api_error import ApiError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baseline import Baseline, unix_seconds  # noqa: E402
+from baseline import Baseline, load_client, run_peer, unix_seconds  # noqa: E402
 
 COMPANY_CORE = ("company_id", "name", "plan", "size", "website", "industry", "monthly_spend", "remote_created_at")
 
@@ -146,21 +146,10 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--user-field", default="primary_user_id",
                         help="the field of a company row that holds its user's user_id (default primary_user_id)")
     args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as handle:
-        config = json.load(handle)
-    client = Intercom(
-        token=config["access_token"],
-        base_url=config.get("base_url") or "https://api.intercom.io",
-        headers={"Intercom-Version": config.get("intercom_version", "2.14")},
-    )
+    config, client = load_client(args.config)
     baseline = CompaniesBaseline(client, config.get("users_stream"), config.get("companies_stream"), args.expected,
                                  args.user_field)
-    for line in sys.stdin.buffer:
-        baseline.process(line)
-    baseline.progress(final=True)
-    sys.stderr.write("baseline: summary %s\n" % json.dumps(baseline.counts))
-    return 1 if baseline.counts["failed"] else 0
-
+    return run_peer(baseline, "baseline")
 
 if __name__ == "__main__":
     sys.exit(main())

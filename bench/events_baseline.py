@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Optional, TypeVar
 from intercom import Intercom
 from intercom.core.api_error import ApiError
 
-from baseline import unix_seconds
+from baseline import load_client, run_peer, unix_seconds
 
 T = TypeVar("T")
 OWN_FIELDS = ("event_name", "created_at", "user_id")
@@ -108,20 +108,8 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--config", required=True, help="JSON with access_token, events_stream, base_url")
     parser.add_argument("--expected", type=int, default=0, help="number of records, for the progress line")
     args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as handle:
-        config = json.load(handle)
-    client = Intercom(
-        token=config["access_token"],
-        base_url=config.get("base_url") or "https://api.intercom.io",
-        headers={"Intercom-Version": config.get("intercom_version", "2.14")},
-    )
-    peer = EventsPeer(client, config.get("events_stream", "events"), args.expected)
-    for line in sys.stdin.buffer:
-        peer.process(line)
-    peer.progress(final=True)
-    sys.stderr.write("events peer: summary %s\n" % json.dumps(peer.counts))
-    return 1 if peer.counts["failed"] else 0
-
+    config, client = load_client(args.config)
+    return run_peer(EventsPeer(client, config.get("events_stream", "events"), args.expected), "events peer")
 
 if __name__ == "__main__":
     sys.exit(main())
